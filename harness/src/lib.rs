@@ -1,0 +1,8 @@
+//! mapconform: a conformance suite for Linux eBPF maps across kernel versions.
+//!
+//! Pure parts (no syscalls): [`case`] (the YAML case format), [`outcome`] (what a kernel did).
+//! Parts that talk to a kernel: [`bpf`] (raw bpf(2)), [`exec`] (runs a case's steps).
+pub mod case;
+pub mod outcome;
+pub mod bpf;
+pub mod exec;
