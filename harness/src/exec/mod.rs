@@ -1,1 +1,419 @@
+//! Runs a case's steps against the running kernel and records what it did.
+//!
+//! The same code runs on the host (`mapconform run --host`) and inside each VM guest
+//! (`mapconform guest`). Every step turns into bpf(2) calls through [`crate::bpf::sys`];
+//! whatever the kernel answers becomes an [`Outcome`], never a crash.
+mod expect;
 
+use crate::bpf::sys::{self, BatchIo, CreateAttr};
+use crate::case::data::FdResolver;
+use crate::case::names::errno_name;
+use crate::case::{Case, Datum, MapDef, Op};
+use crate::outcome::{sort_entries, CaseResult, Entry, Outcome, RunReport, Shown, StepResult};
+use aya_obj::generated::bpf_cmd;
+use std::collections::HashSet;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// Facts about the running kernel that shape how values are laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct Env {
+    pub possible_cpus: usize,
+}
+
+impl Env {
+    pub fn detect() -> io::Result<Env> {
+        Ok(Env { possible_cpus: sys::possible_cpus()? })
+    }
+}
+
+/// Run every case, one after the other, each with its own maps.
+pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
+    let env = Env::detect()?;
+    // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
+    // which key goes the same from run to run.
+    pin_to_cpu0();
+    Ok(RunReport {
+        kernel_release: kernel_release(),
+        possible_cpus: env.possible_cpus,
+        cases: cases.iter().map(|c| run_case(c, env)).collect(),
+    })
+}
+
+pub fn kernel_release() -> String {
+    // SAFETY: utsname is plain bytes; uname fills it.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uts is a valid, writable utsname.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return "unknown".into();
+    }
+    // SAFETY: release is NUL-terminated by the kernel.
+    unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+fn pin_to_cpu0() {
+    // SAFETY: cpu_set_t is plain bits; sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// The maps of one case while it runs.
+struct Maps<'c> {
+    defs: &'c [MapDef],
+    fds: Vec<Option<OwnedFd>>,
+    /// Why a map has no fd, for steps that name it.
+    missing: Vec<String>,
+}
+
+impl FdResolver for Maps<'_> {
+    fn map_fd(&self, name: &str) -> Result<u32, String> {
+        let i = self.defs.iter().position(|d| d.name == name).ok_or(format!("unknown map `{name}`"))?;
+        self.fds[i].as_ref().map(|fd| fd.as_raw_fd() as u32).ok_or_else(|| self.missing[i].clone())
+    }
+}
+
+struct Runner<'c> {
+    case: &'c Case,
+    env: Env,
+    maps: Maps<'c>,
+    harness_error: Option<String>,
+}
+
+pub fn run_case(case: &Case, env: Env) -> CaseResult {
+    let n = case.maps.len();
+    let mut runner = Runner {
+        case,
+        env,
+        maps: Maps {
+            defs: &case.maps,
+            fds: (0..n).map(|_| None).collect(),
+            missing: case.maps.iter().map(|m| format!("map {} is not created yet", m.name)).collect(),
+        },
+        harness_error: None,
+    };
+    let mut steps = Vec::new();
+
+    // Maps that no `create` step names are created first, in declaration order, each as a
+    // recorded step: a creation error is a result like any other.
+    let explicit: HashSet<usize> =
+        case.steps.iter().filter_map(|s| matches!(s.op, Op::Create { .. }).then(|| s.op.map())).collect();
+    for map in (0..n).filter(|i| !explicit.contains(i)) {
+        let op = Op::Create { map };
+        let result = runner.create(map);
+        steps.push(StepResult { step: op.describe(&case.maps), result, expect: None, violation: None });
+    }
+
+    for step in &case.steps {
+        let result = runner.execute(&step.op);
+        let violation = step.expect.as_ref().and_then(|e| {
+            expect::check(e, &result, &step.op, &case.maps[step.op.map()], &runner).err()
+        });
+        steps.push(StepResult {
+            step: step.op.describe(&case.maps),
+            result,
+            expect: step.expect.as_ref().map(|e| e.to_string()),
+            violation,
+        });
+    }
+    CaseResult { case: case.id.clone(), steps, harness_error: runner.harness_error }
+}
+
+fn errno_of(e: &io::Error) -> Outcome {
+    Outcome::Errno(errno_name(e.raw_os_error().unwrap_or(0)))
+}
+
+fn status(r: io::Result<()>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Ok,
+        Err(e) => errno_of(&e),
+    }
+}
+
+impl Runner<'_> {
+    fn def(&self, map: usize) -> &MapDef {
+        &self.case.maps[map]
+    }
+
+    /// Bytes of one value as bpf(2) moves it (per-CPU maps: one 8-aligned slot per CPU).
+    fn value_len(&self, def: &MapDef) -> usize {
+        if def.is_percpu() {
+            (def.value_size as usize).div_ceil(8) * 8 * self.env.possible_cpus
+        } else {
+            def.value_size as usize
+        }
+    }
+
+    fn encode_key(&self, def: &MapDef, key: &Datum) -> Result<Vec<u8>, String> {
+        key.encode(def.key_size as usize, &self.maps)
+    }
+
+    fn encode_value(&self, def: &MapDef, value: &Datum) -> Result<Vec<u8>, String> {
+        if def.is_percpu() {
+            value.encode_percpu(def.value_size as usize, self.env.possible_cpus, &self.maps)
+        } else {
+            value.encode(def.value_size as usize, &self.maps)
+        }
+    }
+
+    /// Render a value read back from `def`'s map.
+    fn show_value(&self, def: &MapDef, bytes: &[u8]) -> Shown {
+        if def.is_percpu() {
+            return Shown::from_percpu(bytes, def.value_size as usize, self.env.possible_cpus);
+        }
+        if def.is_map_in_map() && bytes.len() == 4 {
+            // Syscall lookups of map-in-map return the inner map's id, which changes every run:
+            // show which of the case's maps it is instead.
+            let id = u32::from_le_bytes(bytes.try_into().unwrap_or_default());
+            let name = self.maps.fds.iter().zip(self.case.maps.iter()).find_map(|(fd, d)| {
+                let info = sys::map_info(fd.as_ref()?.as_fd()).ok()?;
+                (info.id == id).then(|| d.name.clone())
+            });
+            return Shown::Map { map: name.unwrap_or_else(|| "(a map outside the case)".into()) };
+        }
+        Shown::from_bytes(bytes)
+    }
+
+    fn harness_failure(&mut self, why: String) -> Outcome {
+        self.harness_error.get_or_insert_with(|| why.clone());
+        Outcome::NotRun(why)
+    }
+
+    fn create(&mut self, map: usize) -> Outcome {
+        let def = self.def(map).clone();
+        if self.maps.fds[map].is_some() {
+            return self.harness_failure(format!("map {} is created twice", def.name));
+        }
+        let inner_fd = match def.inner {
+            Some(i) => match &self.maps.fds[i] {
+                Some(fd) => Some(fd.as_fd()),
+                None => return Outcome::NotRun(format!("inner map {} does not exist", self.def(i).name)),
+            },
+            None => None,
+        };
+        let attr = CreateAttr {
+            map_type: def.map_type,
+            key_size: def.key_size,
+            value_size: def.value_size,
+            max_entries: def.max_entries,
+            map_flags: def.map_flags,
+            inner_map_fd: inner_fd,
+            numa_node: def.numa_node,
+            name: def.kernel_name.as_deref(),
+            map_extra: def.map_extra,
+        };
+        match sys::map_create(&attr) {
+            Ok(fd) => {
+                self.maps.fds[map] = Some(fd);
+                Outcome::Ok
+            }
+            Err(e) => {
+                let outcome = errno_of(&e);
+                self.maps.missing[map] = format!("map {} was not created ({outcome})", def.name);
+                outcome
+            }
+        }
+    }
+
+    fn execute(&mut self, op: &Op) -> Outcome {
+        let map = op.map();
+        if let Op::Create { map } = op {
+            return self.create(*map);
+        }
+        let Some(fd) = self.maps.fds[map].as_ref() else {
+            return Outcome::NotRun(self.maps.missing[map].clone());
+        };
+        let fd = fd.try_clone().map(Some).unwrap_or(None);
+        let Some(fd) = fd else { return self.harness_failure("cannot duplicate a map fd".into()) };
+        match self.execute_on(op, &fd) {
+            Ok(outcome) => outcome,
+            Err(why) => self.harness_failure(why),
+        }
+    }
+
+    /// One step on an existing map. `Err` is a harness problem (a value that cannot be
+    /// encoded), never a kernel answer.
+    fn execute_on(&mut self, op: &Op, fd: &OwnedFd) -> Result<Outcome, String> {
+        let def = self.def(op.map()).clone();
+        let fd = fd.as_fd();
+        let ks = def.key_size as usize;
+        Ok(match op {
+            Op::Create { .. } => unreachable!("handled by execute"),
+            Op::Update { key, value, flags, .. } => {
+                let k = self.encode_key(&def, key)?;
+                let v = self.encode_value(&def, value)?;
+                status(sys::map_update(fd, Some(&k), &v, *flags))
+            }
+            Op::Lookup { key, flags, .. } => {
+                let k = self.encode_key(&def, key)?;
+                let mut v = vec![0u8; self.value_len(&def)];
+                match sys::map_lookup(fd, Some(&k), &mut v, *flags) {
+                    Ok(()) => Outcome::Value(self.show_value(&def, &v)),
+                    Err(e) => errno_of(&e),
+                }
+            }
+            Op::Delete { key, .. } => {
+                let k = self.encode_key(&def, key)?;
+                status(sys::map_delete(fd, &k))
+            }
+            Op::GetNextKey { key, .. } => {
+                let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
+                let mut next = vec![0u8; ks.max(1)];
+                match sys::map_get_next_key(fd, k.as_deref(), &mut next) {
+                    Ok(()) => Outcome::Key(Shown::from_bytes(&next[..ks])),
+                    Err(e) => errno_of(&e),
+                }
+            }
+            Op::LookupAndDelete { key, flags, .. } => {
+                let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
+                let mut v = vec![0u8; self.value_len(&def).max(1)];
+                match sys::map_lookup_and_delete(fd, k.as_deref(), &mut v, *flags) {
+                    Ok(()) => Outcome::Value(self.show_value(&def, &v[..self.value_len(&def)])),
+                    Err(e) => errno_of(&e),
+                }
+            }
+            Op::Push { value, flags, .. } => {
+                let v = self.encode_value(&def, value)?;
+                status(sys::map_update(fd, None, &v, *flags))
+            }
+            Op::Pop { .. } => {
+                let mut v = vec![0u8; self.value_len(&def).max(1)];
+                match sys::map_lookup_and_delete(fd, None, &mut v, 0) {
+                    Ok(()) => Outcome::Value(self.show_value(&def, &v[..self.value_len(&def)])),
+                    Err(e) => errno_of(&e),
+                }
+            }
+            Op::Peek { value: Some(value), .. } => {
+                // Bloom filter: the value to check goes in through the value buffer.
+                let mut v = self.encode_value(&def, value)?;
+                status(sys::map_lookup(fd, None, &mut v, 0))
+            }
+            Op::Peek { value: None, .. } => {
+                let mut v = vec![0u8; self.value_len(&def).max(1)];
+                match sys::map_lookup(fd, None, &mut v, 0) {
+                    Ok(()) => Outcome::Value(self.show_value(&def, &v[..self.value_len(&def)])),
+                    Err(e) => errno_of(&e),
+                }
+            }
+            Op::Dump { .. } => self.dump(&def, fd),
+            Op::Close { map } => {
+                self.maps.fds[*map] = None;
+                self.maps.missing[*map] = format!("map {} was closed", def.name);
+                Outcome::Ok
+            }
+            Op::Freeze { .. } => status(sys::map_freeze(fd)),
+            Op::UpdateBatch { entries, flags, .. } => {
+                let mut keys = Vec::new();
+                let mut values = Vec::new();
+                for (k, v) in entries {
+                    keys.extend(self.encode_key(&def, k)?);
+                    values.extend(self.encode_value(&def, v)?);
+                }
+                let io = BatchIo {
+                    in_batch: None,
+                    out_batch: None,
+                    keys: keys.as_mut_ptr(),
+                    values: values.as_mut_ptr(),
+                    count: entries.len() as u32,
+                    elem_flags: *flags,
+                };
+                status(sys::map_batch(bpf_cmd::BPF_MAP_UPDATE_BATCH, fd, io).1)
+            }
+            Op::DeleteBatch { keys, .. } => {
+                let mut buf = Vec::new();
+                for k in keys {
+                    buf.extend(self.encode_key(&def, k)?);
+                }
+                let io = BatchIo {
+                    in_batch: None,
+                    out_batch: None,
+                    keys: buf.as_mut_ptr(),
+                    values: std::ptr::null_mut(),
+                    count: keys.len() as u32,
+                    elem_flags: 0,
+                };
+                status(sys::map_batch(bpf_cmd::BPF_MAP_DELETE_BATCH, fd, io).1)
+            }
+            Op::LookupBatch { batch, .. } => self.lookup_batch(&def, fd, *batch, bpf_cmd::BPF_MAP_LOOKUP_BATCH),
+            Op::LookupAndDeleteBatch { batch, .. } => {
+                self.lookup_batch(&def, fd, *batch, bpf_cmd::BPF_MAP_LOOKUP_AND_DELETE_BATCH)
+            }
+        })
+    }
+
+    /// Iteration bound: a map cannot hold more keys than max_entries; a few more allow
+    /// for a kernel that misbehaves without looping forever.
+    fn iteration_limit(def: &MapDef) -> usize {
+        (def.max_entries as usize).min(1 << 20) + 2
+    }
+
+    /// get_next_key from NULL, then from each key, looking up every key found.
+    fn dump(&self, def: &MapDef, fd: std::os::fd::BorrowedFd) -> Outcome {
+        let ks = def.key_size as usize;
+        let mut entries = Vec::new();
+        let mut prev: Option<Vec<u8>> = None;
+        for _ in 0..Self::iteration_limit(def) {
+            let mut next = vec![0u8; ks.max(1)];
+            match sys::map_get_next_key(fd, prev.as_deref(), &mut next) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    sort_entries(&mut entries);
+                    return Outcome::Entries(entries);
+                }
+                Err(e) => return errno_of(&e),
+            }
+            next.truncate(ks);
+            let mut v = vec![0u8; self.value_len(def)];
+            match sys::map_lookup(fd, Some(&next), &mut v, 0) {
+                Ok(()) => entries.push(Entry { key: Shown::from_bytes(&next), value: self.show_value(def, &v) }),
+                // A key get_next_key returns but lookup cannot find (e.g. an empty array-of-maps
+                // slot) is not an entry.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return errno_of(&e),
+            }
+            prev = Some(next);
+        }
+        Outcome::NotRun(format!("iteration did not end after {} keys", Self::iteration_limit(def)))
+    }
+
+    fn lookup_batch(&self, def: &MapDef, fd: std::os::fd::BorrowedFd, batch: u32, cmd: bpf_cmd) -> Outcome {
+        let ks = def.key_size as usize;
+        let vs = self.value_len(def);
+        // Batch tokens are a u32 bucket for hash maps and a key for arrays: room for either.
+        let token_len = ks.max(8);
+        let mut entries = Vec::new();
+        let mut in_batch: Option<Vec<u8>> = None;
+        for _ in 0..Self::iteration_limit(def) {
+            let mut keys = vec![0u8; ks * batch as usize];
+            let mut values = vec![0u8; vs * batch as usize];
+            let mut out = vec![0u8; token_len];
+            let io = BatchIo {
+                in_batch: in_batch.as_deref(),
+                out_batch: Some(&mut out),
+                keys: keys.as_mut_ptr(),
+                values: values.as_mut_ptr(),
+                count: batch,
+                elem_flags: 0,
+            };
+            let (count, res) = sys::map_batch(cmd, fd, io);
+            let count = (count as usize).min(batch as usize);
+            for i in 0..count {
+                entries.push(Entry {
+                    key: Shown::from_bytes(&keys[i * ks..(i + 1) * ks]),
+                    value: self.show_value(def, &values[i * vs..(i + 1) * vs]),
+                });
+            }
+            match res {
+                Ok(()) => in_batch = Some(out),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    sort_entries(&mut entries);
+                    return Outcome::Entries(entries);
+                }
+                Err(e) => return errno_of(&e),
+            }
+        }
+        Outcome::NotRun(format!("batch lookup did not end after {} batches", Self::iteration_limit(def)))
+    }
+}

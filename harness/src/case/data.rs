@@ -1,0 +1,353 @@
+//! Keys and values as a case writes them, and their encoding into the bytes bpf(2) takes.
+//!
+//! Forms (see README "Keys and values"):
+//! - `5` — an integer, little-endian at the declared size (negative: two's complement);
+//! - `{hex: "0a 00 00 01"}` — exact bytes, spaces ignored;
+//! - `[{u32: 24}, {be32: 0x0a000000}]` — fields of fixed width (`u8 u16 u32 u64` little-endian,
+//!   `be16 be32 be64` big-endian, `hex` bytes) whose widths add up to the declared size;
+//! - `{percpu: [1, 2]}` — one value per possible CPU (per-CPU maps only);
+//! - `{map_fd: inner}` — the fd of another map of the case (values of map-in-map maps).
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Datum {
+    Int(i128),
+    Bytes(Vec<u8>),
+    Fields(Vec<Field>),
+    PerCpu(Vec<Datum>),
+    MapFd(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Int { width: usize, big_endian: bool, value: i128 },
+    Bytes(Vec<u8>),
+}
+
+const FIELD_KINDS: &str = "u8, u16, u32, u64, be16, be32, be64, hex";
+
+fn field_width(kind: &str) -> Option<(usize, bool)> {
+    Some(match kind {
+        "u8" => (1, false),
+        "u16" => (2, false),
+        "u32" => (4, false),
+        "u64" => (8, false),
+        "be16" => (2, true),
+        "be32" => (4, true),
+        "be64" => (8, true),
+        _ => return None,
+    })
+}
+
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = digits.strip_prefix("0x").unwrap_or(&digits);
+    if digits.len() % 2 != 0 {
+        return Err(format!("hex bytes `{text}` have an odd number of digits"));
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16)
+                .map_err(|_| format!("`{text}` is not hex bytes (expected digits 0-9, a-f)"))
+        })
+        .collect()
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Little- or big-endian bytes of `value` at `width`, or why it does not fit.
+fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, String> {
+    let bits = 8 * width as u32;
+    let fits = if width >= 16 {
+        true
+    } else {
+        let max = (1i128 << bits) - 1;
+        let min = -(1i128 << (bits - 1));
+        (min..=max).contains(&value)
+    };
+    if !fits {
+        return Err(format!("{value} does not fit in {width} bytes"));
+    }
+    let mut bytes: Vec<u8> = value.to_le_bytes().to_vec();
+    // Sizes above 16 bytes: extend with the sign so -1 stays all ones.
+    let fill = if value < 0 { 0xff } else { 0 };
+    bytes.resize(width.max(16), fill);
+    bytes.truncate(width);
+    if big_endian {
+        bytes.reverse();
+    }
+    Ok(bytes)
+}
+
+/// How a datum's size-independent parts are resolved while encoding.
+pub trait FdResolver {
+    /// The fd of the named map, as the u32 that map-in-map values carry.
+    fn map_fd(&self, map: &str) -> Result<u32, String>;
+}
+
+/// For checking sizes without a kernel: every map has a placeholder fd.
+pub struct NoFds;
+impl FdResolver for NoFds {
+    fn map_fd(&self, _: &str) -> Result<u32, String> {
+        Ok(0)
+    }
+}
+
+impl Datum {
+    /// Encode at exactly `size` bytes. Per-CPU data is refused here: see [`Datum::encode_percpu`].
+    pub fn encode(&self, size: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
+        match self {
+            Datum::Int(v) => int_bytes(*v, size, false),
+            Datum::Bytes(b) => {
+                if b.len() == size {
+                    Ok(b.clone())
+                } else {
+                    Err(format!("hex bytes are {} bytes long, the map expects {size}", b.len()))
+                }
+            }
+            Datum::Fields(fields) => {
+                let mut out = Vec::with_capacity(size);
+                for field in fields {
+                    match field {
+                        Field::Int { width, big_endian, value } => {
+                            out.extend(int_bytes(*value, *width, *big_endian)?)
+                        }
+                        Field::Bytes(b) => out.extend_from_slice(b),
+                    }
+                }
+                if out.len() == size {
+                    Ok(out)
+                } else {
+                    Err(format!("fields add up to {} bytes, the map expects {size}", out.len()))
+                }
+            }
+            Datum::PerCpu(_) => Err("a per-CPU value (`percpu:`) is only valid for per-CPU maps".into()),
+            Datum::MapFd(name) => int_bytes(fds.map_fd(name)? as i128, size, false),
+        }
+    }
+
+    /// Encode a value of a per-CPU map as bpf(2) wants it: `ncpus` slots, each `value_size`
+    /// rounded up to 8 bytes. A plain datum is written to every CPU's slot.
+    pub fn encode_percpu(&self, value_size: usize, ncpus: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
+        let slot = value_size.div_ceil(8) * 8;
+        let slots: Vec<&Datum> = match self {
+            Datum::PerCpu(values) if values.len() == ncpus => values.iter().collect(),
+            Datum::PerCpu(values) => {
+                return Err(format!(
+                    "per-CPU value has {} slots, the kernel has {ncpus} possible CPUs",
+                    values.len()
+                ))
+            }
+            plain => vec![plain; ncpus],
+        };
+        let mut out = Vec::with_capacity(slot * ncpus);
+        for datum in slots {
+            let mut bytes = datum.encode(value_size, fds)?;
+            bytes.resize(slot, 0);
+            out.extend(bytes);
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Datum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Datum::Int(v) => write!(f, "{v}"),
+            Datum::Bytes(b) => write!(f, "hex:{}", to_hex(b)),
+            Datum::Fields(fields) => {
+                let parts: Vec<String> = fields
+                    .iter()
+                    .map(|field| match field {
+                        Field::Int { width, big_endian, value } => {
+                            format!("{}{}:{value}", if *big_endian { "be" } else { "u" }, width * 8)
+                        }
+                        Field::Bytes(b) => format!("hex:{}", to_hex(b)),
+                    })
+                    .collect();
+                write!(f, "[{}]", parts.join(" "))
+            }
+            Datum::PerCpu(values) => {
+                let parts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                write!(f, "percpu[{}]", parts.join(","))
+            }
+            Datum::MapFd(name) => write!(f, "fd({name})"),
+        }
+    }
+}
+
+const DATUM_FORMS: &str =
+    "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]} or {map_fd: NAME}";
+
+impl<'de> Deserialize<'de> for Datum {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Datum;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(DATUM_FORMS)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Datum, E> {
+                Ok(Datum::Int(v as i128))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Datum, E> {
+                Ok(Datum::Int(v as i128))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Datum, E> {
+                i128::try_from(v).map(Datum::Int).map_err(|_| E::custom("integer too large"))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Datum, E> {
+                Ok(Datum::Int(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Datum, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = seq.next_element::<FieldDe>()? {
+                    fields.push(field.0);
+                }
+                if fields.is_empty() {
+                    return Err(de::Error::custom("an empty field list; expected fields like [{u32: 1}]"));
+                }
+                Ok(Datum::Fields(fields))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Datum, A::Error> {
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(format!("an empty mapping; expected {DATUM_FORMS}")));
+                };
+                let datum = match kind.as_str() {
+                    "hex" => {
+                        let text = map.next_value::<String>()?;
+                        Datum::Bytes(parse_hex(&text).map_err(de::Error::custom)?)
+                    }
+                    "percpu" => {
+                        let values = map.next_value::<Vec<Datum>>()?;
+                        if values.iter().any(|v| matches!(v, Datum::PerCpu(_))) {
+                            return Err(de::Error::custom("per-CPU values cannot nest"));
+                        }
+                        Datum::PerCpu(values)
+                    }
+                    "map_fd" => Datum::MapFd(map.next_value::<String>()?),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd"
+                        )))
+                    }
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "`{extra}` after `{kind}`: a value mapping has exactly one key"
+                    )));
+                }
+                Ok(datum)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Datum, E> {
+                Err(E::custom(format!("found the string `{v}`; expected {DATUM_FORMS}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One `{u32: 5}` element of a field list.
+struct FieldDe(Field);
+
+impl<'de> Deserialize<'de> for FieldDe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FieldDe;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "a field like {{u32: 1}} (one of {FIELD_KINDS})")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldDe, A::Error> {
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(format!("an empty field; expected one of {FIELD_KINDS}")));
+                };
+                let field = if kind == "hex" {
+                    Field::Bytes(parse_hex(&map.next_value::<String>()?).map_err(de::Error::custom)?)
+                } else if let Some((width, big_endian)) = field_width(&kind) {
+                    let value = map.next_value::<i128>()?;
+                    int_bytes(value, width, false).map_err(de::Error::custom)?;
+                    Field::Int { width, big_endian, value }
+                } else {
+                    return Err(de::Error::custom(format!(
+                        "unknown field width `{kind}`, expected one of: {FIELD_KINDS}"
+                    )));
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "`{extra}` after `{kind}`: write one field per list element"
+                    )));
+                }
+                Ok(FieldDe(field))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_little_endian_at_the_declared_size() {
+        assert_eq!(Datum::Int(1).encode(4, &NoFds).unwrap(), vec![1, 0, 0, 0]);
+        assert_eq!(Datum::Int(0x0102).encode(2, &NoFds).unwrap(), vec![2, 1]);
+        assert_eq!(Datum::Int(-1).encode(2, &NoFds).unwrap(), vec![0xff, 0xff]);
+        assert_eq!(Datum::Int(5).encode(20, &NoFds).unwrap()[..2], [5, 0]);
+        assert_eq!(Datum::Int(-1).encode(20, &NoFds).unwrap(), vec![0xff; 20]);
+        assert_eq!(Datum::Int(256).encode(1, &NoFds).unwrap_err(), "256 does not fit in 1 bytes");
+    }
+
+    #[test]
+    fn fields_concatenate_and_must_fill_the_size() {
+        let lpm = Datum::Fields(vec![
+            Field::Int { width: 4, big_endian: false, value: 24 },
+            Field::Int { width: 4, big_endian: true, value: 0x0a000100 },
+        ]);
+        assert_eq!(lpm.encode(8, &NoFds).unwrap(), vec![24, 0, 0, 0, 10, 0, 1, 0]);
+        assert_eq!(lpm.encode(6, &NoFds).unwrap_err(), "fields add up to 8 bytes, the map expects 6");
+    }
+
+    #[test]
+    fn hex_bytes_must_match_exactly() {
+        assert_eq!(parse_hex("0a 0b").unwrap(), vec![10, 11]);
+        assert_eq!(parse_hex("0x0a0b").unwrap(), vec![10, 11]);
+        assert!(parse_hex("abc").unwrap_err().contains("odd number"));
+        assert!(parse_hex("zz").unwrap_err().contains("not hex"));
+        assert!(Datum::Bytes(vec![1]).encode(2, &NoFds).is_err());
+    }
+
+    #[test]
+    fn percpu_values_use_8_byte_slots_per_cpu() {
+        let plain = Datum::Int(7);
+        assert_eq!(
+            plain.encode_percpu(4, 2, &NoFds).unwrap(),
+            vec![7, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let explicit = Datum::PerCpu(vec![Datum::Int(1), Datum::Int(2)]);
+        assert_eq!(explicit.encode_percpu(8, 2, &NoFds).unwrap()[8], 2);
+        assert!(explicit.encode_percpu(8, 4, &NoFds).unwrap_err().contains("4 possible CPUs"));
+        assert!(explicit.encode(8, &NoFds).is_err());
+    }
+
+    #[test]
+    fn yaml_forms_parse() {
+        let d: Vec<Datum> = serde_saphyr::from_str(
+            "- 5\n- -1\n- {hex: '0a0b'}\n- [{u32: 24}, {be16: 1}, {hex: ff}]\n- {percpu: [1, 2]}\n- {map_fd: inner}\n",
+        )
+        .unwrap();
+        assert_eq!(d[0], Datum::Int(5));
+        assert_eq!(d[1], Datum::Int(-1));
+        assert_eq!(d[2], Datum::Bytes(vec![10, 11]));
+        assert_eq!(d[3].encode(7, &NoFds).unwrap(), vec![24, 0, 0, 0, 0, 1, 0xff]);
+        assert_eq!(d[4], Datum::PerCpu(vec![Datum::Int(1), Datum::Int(2)]));
+        assert_eq!(d[5], Datum::MapFd("inner".into()));
+        assert_eq!(d[3].to_string(), "[u32:24 be16:1 hex:ff]");
+    }
+}

@@ -1,0 +1,184 @@
+//! A validated case: maps with numeric attributes and steps that refer to maps by index.
+//! Built by [`super::parse`]; consumed by the executor. Nothing here touches a kernel.
+use super::data::Datum;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Path below the cases folder without `.yaml`, e.g. `hash/update-flags`.
+    pub id: String,
+    pub file: PathBuf,
+    pub about: String,
+    pub source: String,
+    pub maps: Vec<MapDef>,
+    pub steps: Vec<Step>,
+}
+
+/// Everything of BPF_MAP_CREATE that a case can set.
+#[derive(Debug, Clone)]
+pub struct MapDef {
+    /// The name steps use for this map.
+    pub name: String,
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub map_extra: u64,
+    pub numa_node: u32,
+    /// Index of the map whose fd is passed as `inner_map_fd` (map-in-map types).
+    pub inner: Option<usize>,
+    /// `map_name` given to the kernel (at most 15 bytes).
+    pub kernel_name: Option<String>,
+}
+
+impl MapDef {
+    pub fn is_percpu(&self) -> bool {
+        // BPF_MAP_TYPE_PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
+        matches!(self.map_type, 5 | 6 | 10 | 21)
+    }
+
+    /// Outer maps whose syscall lookups return map ids.
+    pub fn is_map_in_map(&self) -> bool {
+        matches!(self.map_type, 12 | 13)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub op: Op,
+    pub expect: Option<Expect>,
+    /// Line of the step in its file, for messages.
+    pub line: u64,
+}
+
+/// One operation. Map fields are indices into [`Case::maps`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    Create { map: usize },
+    Update { map: usize, key: Datum, value: Datum, flags: u64 },
+    Lookup { map: usize, key: Datum, flags: u64 },
+    Delete { map: usize, key: Datum },
+    GetNextKey { map: usize, key: Option<Datum> },
+    LookupAndDelete { map: usize, key: Option<Datum>, flags: u64 },
+    /// Queue/stack/bloom filter: update with a NULL key.
+    Push { map: usize, value: Datum, flags: u64 },
+    /// Queue/stack: lookup_and_delete with a NULL key.
+    Pop { map: usize },
+    /// Queue/stack/bloom filter: lookup with a NULL key (bloom: `value` is the one checked).
+    Peek { map: usize, value: Option<Datum> },
+    /// Every entry, found with get_next_key from NULL and lookup, sorted by key.
+    Dump { map: usize },
+    Close { map: usize },
+    Freeze { map: usize },
+    UpdateBatch { map: usize, entries: Vec<(Datum, Datum)>, flags: u64 },
+    /// Every entry through BPF_MAP_LOOKUP_BATCH in batches of `batch`, sorted by key.
+    LookupBatch { map: usize, batch: u32 },
+    LookupAndDeleteBatch { map: usize, batch: u32 },
+    DeleteBatch { map: usize, keys: Vec<Datum> },
+}
+
+impl Op {
+    pub fn map(&self) -> usize {
+        match self {
+            Op::Create { map }
+            | Op::Update { map, .. }
+            | Op::Lookup { map, .. }
+            | Op::Delete { map, .. }
+            | Op::GetNextKey { map, .. }
+            | Op::LookupAndDelete { map, .. }
+            | Op::Push { map, .. }
+            | Op::Pop { map }
+            | Op::Peek { map, .. }
+            | Op::Dump { map }
+            | Op::Close { map }
+            | Op::Freeze { map }
+            | Op::UpdateBatch { map, .. }
+            | Op::LookupBatch { map, .. }
+            | Op::LookupAndDeleteBatch { map, .. }
+            | Op::DeleteBatch { map, .. } => *map,
+        }
+    }
+
+    /// A one-line description such as `update m key=1 value=100 flags=noexist`, used as the
+    /// step's label in results and snapshots.
+    pub fn describe(&self, maps: &[MapDef]) -> String {
+        let m = &maps[self.map()].name;
+        let flags = |f: &u64| match f {
+            0 => String::new(),
+            f => format!(" flags={}", elem_flag_names(*f)),
+        };
+        match self {
+            Op::Create { .. } => format!("create {m}"),
+            Op::Update { key, value, flags: f, .. } => format!("update {m} key={key} value={value}{}", flags(f)),
+            Op::Lookup { key, flags: f, .. } => format!("lookup {m} key={key}{}", flags(f)),
+            Op::Delete { key, .. } => format!("delete {m} key={key}"),
+            Op::GetNextKey { key: None, .. } => format!("get_next_key {m} from=NULL"),
+            Op::GetNextKey { key: Some(k), .. } => format!("get_next_key {m} from={k}"),
+            Op::LookupAndDelete { key: None, flags: f, .. } => format!("lookup_and_delete {m} key=NULL{}", flags(f)),
+            Op::LookupAndDelete { key: Some(k), flags: f, .. } => format!("lookup_and_delete {m} key={k}{}", flags(f)),
+            Op::Push { value, flags: f, .. } => format!("push {m} value={value}{}", flags(f)),
+            Op::Pop { .. } => format!("pop {m}"),
+            Op::Peek { value: None, .. } => format!("peek {m}"),
+            Op::Peek { value: Some(v), .. } => format!("peek {m} value={v}"),
+            Op::Dump { .. } => format!("dump {m}"),
+            Op::Close { .. } => format!("close {m}"),
+            Op::Freeze { .. } => format!("freeze {m}"),
+            Op::UpdateBatch { entries, flags: f, .. } => {
+                let e: Vec<String> = entries.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("update_batch {m} [{}]{}", e.join(" "), flags(f))
+            }
+            Op::LookupBatch { batch, .. } => format!("lookup_batch {m} batch={batch}"),
+            Op::LookupAndDeleteBatch { batch, .. } => format!("lookup_and_delete_batch {m} batch={batch}"),
+            Op::DeleteBatch { keys, .. } => {
+                let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                format!("delete_batch {m} [{}]", k.join(" "))
+            }
+        }
+    }
+}
+
+/// `noexist`, `exist|lock`, … for a flags word.
+pub fn elem_flag_names(flags: u64) -> String {
+    let mut names = Vec::new();
+    match flags & 3 {
+        0 => {}
+        1 => names.push("noexist"),
+        2 => names.push("exist"),
+        _ => names.push("noexist|exist"),
+    }
+    if flags & 4 != 0 {
+        names.push("lock");
+    }
+    if names.is_empty() {
+        "any".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// An invariant a step's result must satisfy on every kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    Ok,
+    Errno(String),
+    Value(Datum),
+    Key(Datum),
+    Entries(Vec<(Datum, Datum)>),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Ok => write!(f, "ok"),
+            Expect::Errno(e) => write!(f, "{e}"),
+            Expect::Value(v) => write!(f, "value {v}"),
+            Expect::Key(k) => write!(f, "key {k}"),
+            Expect::Entries(e) => {
+                let parts: Vec<String> = e.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "entries [{}]", parts.join(" "))
+            }
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! YAML → [`Case`], with every error located at file:line:column.
+//!
+//! Two passes: serde-saphyr turns the text into the `Raw*` structs below (syntax, unknown
+//! fields, value forms — its errors carry a location), then [`validate`] resolves names
+//! (map types, flags, map references, errnos) and checks sizes, using the `Spanned`
+//! locations kept for exactly that.
+use super::data::{Datum, NoFds};
+use super::model::{Case, Expect, MapDef, Op, Step};
+use super::names::{ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES};
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem in a case file, at a place in it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct CaseError {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    about: Spanned<String>,
+    source: Spanned<String>,
+    maps: IndexMap<String, Spanned<RawMap>>,
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMap {
+    #[serde(rename = "type")]
+    map_type: Spanned<String>,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    #[serde(default)]
+    flags: Option<Spanned<Names>>,
+    #[serde(default)]
+    map_extra: u64,
+    #[serde(default)]
+    numa_node: u32,
+    #[serde(default)]
+    inner: Option<Spanned<String>>,
+    #[serde(default)]
+    name: Option<Spanned<String>>,
+}
+
+/// One name or a list of names: `flags: noexist` or `flags: [exist, lock]`.
+struct Names(Vec<String>);
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Names;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a flag name or a list of flag names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Names, E> {
+                Ok(Names(vec![v.to_string()]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Names, A::Error> {
+                let mut names = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    names.push(n);
+                }
+                Ok(Names(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapArg {
+    map: Spanned<String>,
+}
+
+/// The arguments of every step kind, as one struct: each kind validates which it needs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    map: Spanned<String>,
+    #[serde(default)]
+    key: Option<Spanned<Datum>>,
+    #[serde(default)]
+    value: Option<Spanned<Datum>>,
+    #[serde(default)]
+    flags: Option<Spanned<Names>>,
+    #[serde(default)]
+    entries: Option<Vec<KeyValue>>,
+    #[serde(default)]
+    keys: Option<Vec<Datum>>,
+    #[serde(default)]
+    batch: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyValue {
+    key: Datum,
+    value: Datum,
+}
+
+/// A step: exactly one operation key, plus an optional `expect`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    create: Option<Spanned<MapArg>>,
+    update: Option<Spanned<Args>>,
+    lookup: Option<Spanned<Args>>,
+    delete: Option<Spanned<Args>>,
+    get_next_key: Option<Spanned<Args>>,
+    lookup_and_delete: Option<Spanned<Args>>,
+    push: Option<Spanned<Args>>,
+    pop: Option<Spanned<MapArg>>,
+    peek: Option<Spanned<Args>>,
+    dump: Option<Spanned<MapArg>>,
+    close: Option<Spanned<MapArg>>,
+    freeze: Option<Spanned<MapArg>>,
+    update_batch: Option<Spanned<Args>>,
+    lookup_batch: Option<Spanned<Args>>,
+    lookup_and_delete_batch: Option<Spanned<Args>>,
+    delete_batch: Option<Spanned<Args>>,
+    expect: Option<Spanned<Expect>>,
+}
+
+const STEP_KINDS: &str = "create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, \
+peek, dump, close, freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch";
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Expect;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`ok`, an errno name such as EEXIST, {value: ..}, {key: ..} or {entries: [..]}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expect, E> {
+                if v == "ok" {
+                    return Ok(Expect::Ok);
+                }
+                ERRNOS.lookup(v).map_err(|e| E::custom(format!("{e}, or `ok`")))?;
+                Ok(Expect::Errno(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expect, A::Error> {
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("an empty expectation"));
+                };
+                let expect = match kind.as_str() {
+                    "value" => Expect::Value(map.next_value()?),
+                    "key" => Expect::Key(map.next_value()?),
+                    "entries" => {
+                        let entries: Vec<KeyValue> = map.next_value()?;
+                        Expect::Entries(entries.into_iter().map(|kv| (kv.key, kv.value)).collect())
+                    }
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown expectation `{other}`, expected one of: value, key, entries"
+                        )))
+                    }
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!("`{extra}` after `{kind}`: expect one thing")));
+                }
+                Ok(expect)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parse and validate one case file. `id` is its name in results (`hash/update-flags`).
+pub fn parse_case(file: &Path, id: &str, text: &str) -> Result<Case, Vec<CaseError>> {
+    let raw: RawCase = serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(file, &e)])?;
+    validate(file, id, raw)
+}
+
+fn yaml_error(file: &Path, err: &serde_saphyr::Error) -> CaseError {
+    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    // The rendered error repeats the location and a source snippet; the first line is the message.
+    let rendered = err.to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid YAML")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_string();
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    CaseError { file: file.to_path_buf(), line, column, message }
+}
+
+/// Collects located errors while validating.
+struct Errors<'a> {
+    file: &'a Path,
+    list: Vec<CaseError>,
+}
+
+impl Errors<'_> {
+    fn at<T>(&mut self, span: &Spanned<T>, message: impl Into<String>) {
+        self.list.push(CaseError {
+            file: self.file.to_path_buf(),
+            line: span.referenced.line(),
+            column: span.referenced.column(),
+            message: message.into(),
+        });
+    }
+}
+
+fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>> {
+    let mut errors = Errors { file, list: Vec::new() };
+    if raw.about.value.trim().is_empty() {
+        errors.at(&raw.about, "`about` is empty; say in one line what this case pins down");
+    }
+    if raw.source.value.trim().is_empty() {
+        errors.at(&raw.source, "`source` is empty; name the kernel code or selftest that defines the behaviour");
+    }
+
+    let names: Vec<&String> = raw.maps.keys().collect();
+    let mut maps = Vec::new();
+    for (i, (name, spanned)) in raw.maps.iter().enumerate() {
+        let m = &spanned.value;
+        let map_type = match MAP_TYPES.lookup(&m.map_type.value) {
+            Ok(t) => t as u32,
+            Err(e) => {
+                errors.at(&m.map_type, e);
+                0
+            }
+        };
+        let mut map_flags = 0u32;
+        if let Some(flags) = &m.flags {
+            for f in &flags.value.0 {
+                match MAP_FLAGS.lookup(f) {
+                    Ok(v) => map_flags |= v as u32,
+                    Err(e) => errors.at(flags, e),
+                }
+            }
+        }
+        let inner = m.inner.as_ref().and_then(|inner| {
+            let found = names.iter().position(|n| **n == inner.value);
+            match found {
+                Some(j) if j < i => Some(j),
+                Some(_) => {
+                    errors.at(inner, format!("inner map `{}` must be declared before `{name}`", inner.value));
+                    None
+                }
+                None => {
+                    errors.at(inner, format!("unknown map `{}`, declared maps: {}", inner.value, join(&names)));
+                    None
+                }
+            }
+        });
+        if let Some(n) = &m.name {
+            if n.value.len() > 15 {
+                errors.at(n, format!("map name `{}` is longer than the kernel's 15 bytes", n.value));
+            }
+        }
+        maps.push(MapDef {
+            name: name.clone(),
+            map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            map_flags,
+            map_extra: m.map_extra,
+            numa_node: m.numa_node,
+            inner,
+            kernel_name: m.name.as_ref().map(|n| n.value.clone()),
+        });
+    }
+
+    let mut steps = Vec::new();
+    for raw_step in &raw.steps {
+        if let Some(op) = step_op(&mut errors, &names, &maps, raw_step) {
+            let expect = raw_step.value.expect.as_ref().map(|e| e.value.clone());
+            steps.push(Step { op, expect, line: raw_step.referenced.line() });
+        }
+    }
+
+    if errors.list.is_empty() {
+        Ok(Case {
+            id: id.to_string(),
+            file: file.to_path_buf(),
+            about: raw.about.value,
+            source: raw.source.value,
+            maps,
+            steps,
+        })
+    } else {
+        Err(errors.list)
+    }
+}
+
+fn join(names: &[&String]) -> String {
+    let v: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Turn one raw step into an [`Op`], recording what is wrong with it.
+fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spanned<RawStep>) -> Option<Op> {
+    let s = &step.value;
+    let mut kinds: Vec<&str> = Vec::new();
+    macro_rules! present {
+        ($($field:ident),*) => { $( if s.$field.is_some() { kinds.push(stringify!($field)); } )* };
+    }
+    present!(create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, peek, dump, close,
+        freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch);
+    match kinds.len() {
+        1 => {}
+        0 => {
+            errors.at(step, format!("a step needs one operation, one of: {STEP_KINDS}"));
+            return None;
+        }
+        _ => {
+            errors.at(step, format!("a step has one operation, found {}", kinds.join(" and ")));
+            return None;
+        }
+    }
+
+    let map_index = |errors: &mut Errors, map: &Spanned<String>| -> Option<usize> {
+        let found = names.iter().position(|n| **n == map.value);
+        if found.is_none() {
+            errors.at(map, format!("unknown map `{}`, declared maps: {}", map.value, join(names)));
+        }
+        found
+    };
+
+    macro_rules! simple {
+        ($field:ident, $variant:ident) => {
+            if let Some(a) = &s.$field {
+                let map = map_index(errors, &a.value.map)?;
+                return Some(Op::$variant { map });
+            }
+        };
+    }
+    simple!(create, Create);
+    simple!(pop, Pop);
+    simple!(dump, Dump);
+    simple!(close, Close);
+    simple!(freeze, Freeze);
+
+    let (kind, args) = [
+        ("update", &s.update),
+        ("lookup", &s.lookup),
+        ("delete", &s.delete),
+        ("get_next_key", &s.get_next_key),
+        ("lookup_and_delete", &s.lookup_and_delete),
+        ("push", &s.push),
+        ("peek", &s.peek),
+        ("update_batch", &s.update_batch),
+        ("lookup_batch", &s.lookup_batch),
+        ("lookup_and_delete_batch", &s.lookup_and_delete_batch),
+        ("delete_batch", &s.delete_batch),
+    ]
+    .into_iter()
+    .find_map(|(k, a)| a.as_ref().map(|a| (k, a)))?;
+    let a = &args.value;
+    let map = map_index(errors, &a.map)?;
+    let def = &maps[map];
+
+    // Which arguments this kind takes; anything else given is an error rather than ignored.
+    let (needs_key, takes_key, needs_value, takes_value, takes_flags) = match kind {
+        "update" => (true, true, true, true, true),
+        "lookup" => (true, true, false, false, true),
+        "delete" => (true, true, false, false, false),
+        "get_next_key" => (false, true, false, false, false),
+        "lookup_and_delete" => (false, true, false, false, true),
+        "push" => (false, false, true, true, true),
+        "peek" => (false, false, false, true, false),
+        "update_batch" => (false, false, false, false, true),
+        _ => (false, false, false, false, false),
+    };
+    let mut ok = true;
+    let mut check = |present: bool, needed: bool, taken: bool, what: &str, errors: &mut Errors| {
+        if needed && !present {
+            errors.at(args, format!("`{kind}` needs `{what}`"));
+            ok = false;
+        } else if present && !taken {
+            errors.at(args, format!("`{kind}` takes no `{what}`"));
+            ok = false;
+        }
+    };
+    check(a.key.is_some(), needs_key, takes_key, "key", errors);
+    check(a.value.is_some(), needs_value, takes_value, "value", errors);
+    check(a.flags.is_some(), false, takes_flags, "flags", errors);
+    check(a.entries.is_some(), kind == "update_batch", kind == "update_batch", "entries", errors);
+    check(a.keys.is_some(), kind == "delete_batch", kind == "delete_batch", "keys", errors);
+    let batched = kind == "lookup_batch" || kind == "lookup_and_delete_batch";
+    check(a.batch.is_some(), false, batched, "batch", errors);
+    if !ok {
+        return None;
+    }
+
+    let flags = match &a.flags {
+        None => 0,
+        Some(f) => {
+            let mut bits = 0;
+            for name in &f.value.0 {
+                match ELEM_FLAGS.lookup(name) {
+                    Ok(v) => bits |= v,
+                    Err(e) => {
+                        errors.at(f, e);
+                        return None;
+                    }
+                }
+            }
+            bits
+        }
+    };
+
+    // Sizes are checked now, so a case with a 3-byte key for a 4-byte map fails `check`.
+    let key = a.key.as_ref().map(|k| {
+        if let Err(e) = k.value.encode(def.key_size as usize, &NoFds) {
+            errors.at(k, format!("key for map `{}`: {e}", def.name));
+        }
+        k.value.clone()
+    });
+    let value = a.value.as_ref().map(|v| {
+        let checked = match &v.value {
+            Datum::PerCpu(_) if !def.is_percpu() => Err(format!("map `{}` is not a per-CPU map", def.name)),
+            Datum::PerCpu(slots) => slots
+                .iter()
+                .try_for_each(|d| d.encode(def.value_size as usize, &NoFds).map(|_| ())),
+            plain => plain.encode(def.value_size as usize, &NoFds).map(|_| ()),
+        };
+        if let Err(e) = checked {
+            errors.at(v, format!("value for map `{}`: {e}", def.name));
+        }
+        v.value.clone()
+    });
+    let batch = a.batch.unwrap_or(def.max_entries.max(1));
+
+    Some(match kind {
+        "update" => Op::Update { map, key: key?, value: value?, flags },
+        "lookup" => Op::Lookup { map, key: key?, flags },
+        "delete" => Op::Delete { map, key: key? },
+        "get_next_key" => Op::GetNextKey { map, key },
+        "lookup_and_delete" => Op::LookupAndDelete { map, key, flags },
+        "push" => Op::Push { map, value: value?, flags },
+        "peek" => Op::Peek { map, value },
+        "update_batch" => Op::UpdateBatch {
+            map,
+            entries: a.entries.iter().flatten().map(|kv| (kv.key.clone(), kv.value.clone())).collect(),
+            flags,
+        },
+        "lookup_batch" => Op::LookupBatch { map, batch },
+        "lookup_and_delete_batch" => Op::LookupAndDeleteBatch { map, batch },
+        "delete_batch" => Op::DeleteBatch { map, keys: a.keys.clone().unwrap_or_default() },
+        _ => unreachable!("every kind is listed above"),
+    })
+}

@@ -1,0 +1,50 @@
+//! Checking a step's `expect:` against what the kernel did.
+//!
+//! Expected data is encoded exactly like a step's input and rendered exactly like an
+//! observed value, so `value: 5` on a per-CPU map means "5 on every CPU", and a
+//! `{map_fd: inner}` value means "the map `inner`".
+use super::Runner;
+use crate::case::{Datum, Expect, MapDef, Op};
+use crate::outcome::{sort_entries, Entry, Outcome, Shown};
+
+pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, r: &Runner) -> Result<(), String> {
+    let expected = match expect {
+        Expect::Ok => {
+            return match observed {
+                Outcome::Errno(_) | Outcome::NotRun(_) => Err(format!("expected ok, observed {observed}")),
+                _ => Ok(()),
+            }
+        }
+        Expect::Errno(e) => Outcome::Errno(e.clone()),
+        Expect::Value(v) => Outcome::Value(show_value(r, def, v)?),
+        Expect::Key(k) => Outcome::Key(show_key(r, def, k)?),
+        Expect::Entries(entries) => {
+            let mut list = entries
+                .iter()
+                .map(|(k, v)| Ok(Entry { key: show_key(r, def, k)?, value: show_value(r, def, v)? }))
+                .collect::<Result<Vec<_>, String>>()?;
+            sort_entries(&mut list);
+            Outcome::Entries(list)
+        }
+    };
+    if &expected == observed {
+        Ok(())
+    } else {
+        Err(format!("{}: expected {expected}, observed {observed}", op.describe(&r.case.maps)))
+    }
+}
+
+fn show_key(r: &Runner, def: &MapDef, key: &Datum) -> Result<Shown, String> {
+    Ok(Shown::from_bytes(&r.encode_key(def, key)?))
+}
+
+fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> {
+    if let Datum::MapFd(name) = value {
+        return Ok(Shown::Map { map: name.clone() });
+    }
+    Ok(if def.is_percpu() {
+        Shown::from_percpu(&r.encode_value(def, value)?, def.value_size as usize, r.env.possible_cpus)
+    } else {
+        Shown::from_bytes(&r.encode_value(def, value)?)
+    })
+}
