@@ -85,7 +85,7 @@ fn load(paths: &[PathBuf]) -> Result<Library> {
 fn print_broken(lib: &Library) {
     for (_, errors) in &lib.broken {
         for e in errors {
-            eprintln!("error: {e}");
+            println!("error: {e}");
         }
     }
 }

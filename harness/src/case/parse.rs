@@ -200,6 +200,11 @@ fn yaml_error(file: &Path, err: &serde_saphyr::Error) -> CaseError {
         Some(i) => message[..i].to_string(),
         None => message,
     };
+    // serde-saphyr prefixes "line L column C: "; the location is reported separately.
+    let message = match message.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((position, rest)) if position.contains(" column ") => rest.to_string(),
+        _ => message,
+    };
     CaseError { file: file.to_path_buf(), line, column, message }
 }
 
