@@ -181,11 +181,20 @@ impl<'de> Deserialize<'de> for Expect {
 
 /// Parse and validate one case file. `id` is its name in results (`hash/update-flags`).
 pub fn parse_case(file: &Path, id: &str, text: &str) -> Result<Case, Vec<CaseError>> {
-    let raw: RawCase = serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(file, &e)])?;
+    let raw: RawCase = serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(file, text, &e)])?;
     validate(file, id, raw)
 }
 
-fn yaml_error(file: &Path, err: &serde_saphyr::Error) -> CaseError {
+/// The scalar at a 1-based line/column, for messages that do not say what they found.
+fn token_at(text: &str, line: u64, column: u64) -> Option<String> {
+    let row = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let rest: String = row.chars().skip(column.checked_sub(1)? as usize).collect();
+    let token: String = rest.chars().take_while(|c| !matches!(c, ',' | '}' | ']' | '#')).collect();
+    let token = token.trim();
+    (!token.is_empty()).then(|| token.to_string())
+}
+
+fn yaml_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> CaseError {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
     // The rendered error repeats the location and a source snippet; the first line is the message.
     let rendered = err.to_string();
@@ -203,6 +212,17 @@ fn yaml_error(file: &Path, err: &serde_saphyr::Error) -> CaseError {
     // serde-saphyr prefixes "line L column C: "; the location is reported separately.
     let message = match message.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
         Some((position, rest)) if position.contains(" column ") => rest.to_string(),
+        _ => message,
+    };
+    // "invalid u32" alone says neither what was found nor what would do.
+    let message = match message.strip_prefix("invalid ") {
+        Some(ty @ ("u32" | "u64" | "i128")) => {
+            let want = if ty == "u32" { "an integer from 0 to 4294967295" } else { "an integer" };
+            match token_at(text, line, column) {
+                Some(found) => format!("found `{found}`, expected {want}"),
+                None => format!("expected {want}"),
+            }
+        }
         _ => message,
     };
     CaseError { file: file.to_path_buf(), line, column, message }
