@@ -7,3 +7,4 @@ pub mod outcome;
 pub mod bpf;
 pub mod exec;
 pub mod report;
+pub mod snapshot;

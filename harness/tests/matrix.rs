@@ -1,0 +1,118 @@
+//! The kernel matrix as tests: one libtest-mimic trial per (kernel, case), named
+//! `6.12::hash/update-flags`.
+//!
+//! Each selected kernel boots once (in parallel, bounded by `MAPCONFORM_JOBS`), runs every
+//! case in the guest, and its trials then compare what that kernel did with the reviewed
+//! snapshot `snapshots/<kernel>/<case>.snap` (insta) and check the case's `expect:`s.
+//! A kernel none of whose trials are selected is not booted; `--list` boots nothing.
+use libtest_mimic::{Arguments, Failed, Trial};
+use mapconform::case::{load_library, Case};
+use mapconform::matrix::{self, KernelRun};
+use mapconform::{report, snapshot};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// libtest's selection rules, so we know which kernels to boot before trials run.
+fn selected(args: &Arguments, name: &str) -> bool {
+    let matches = |pattern: &str| if args.exact { name == pattern } else { name.contains(pattern) };
+    args.filter.as_deref().is_none_or(matches) && !args.skip.iter().any(|s| matches(s))
+}
+
+/// A kernel's run, filled in by a boot thread, awaited by that kernel's trials.
+#[derive(Default)]
+struct Slot {
+    result: Mutex<Option<Result<KernelRun, String>>>,
+    ready: Condvar,
+}
+
+impl Slot {
+    fn wait(&self) -> std::sync::MutexGuard<'_, Option<Result<KernelRun, String>>> {
+        let mut guard = self.result.lock().unwrap();
+        while guard.is_none() {
+            guard = self.ready.wait(guard).unwrap();
+        }
+        guard
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = repo();
+    let cases_dir = root.join("cases");
+    let snapshots = root.join("snapshots");
+    let library = load_library(&cases_dir).expect("reading cases/");
+    let targets = matrix::targets(&root).expect("reading kernels/matrix.yaml");
+
+    let mut trials = Vec::new();
+    let mut slots: HashMap<String, Arc<Slot>> = HashMap::new();
+    let mut to_boot = Vec::new();
+    for target in &targets {
+        let slot = Arc::new(Slot::default());
+        let mut any = false;
+        for case in &library.cases {
+            let name = format!("{}::{}", target.id, case.id);
+            any |= selected(&args, &name);
+            let (slot, case, id, snapshots) = (slot.clone(), case.clone(), target.id.clone(), snapshots.clone());
+            trials.push(Trial::test(name, move || check_case(&slot, &id, &case, &snapshots)));
+        }
+        // A broken case file fails its own trials, on every kernel, with its located errors.
+        for (case_id, errors) in &library.broken {
+            let name = format!("{}::{}", target.id, case_id);
+            let message: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            let message = message.join("\n");
+            trials.push(Trial::test(name, move || Err(message.into())));
+        }
+        if any && !args.list {
+            to_boot.push(target.clone());
+        }
+        slots.insert(target.id.clone(), slot);
+    }
+
+    // Boots run beside the trials; each trial waits for its kernel only.
+    let booter = {
+        let slots = slots.clone();
+        let cases_dir = cases_dir.clone();
+        std::thread::spawn(move || {
+            matrix::run_many(&to_boot, &cases_dir, |id, result| {
+                let slot = &slots[id];
+                *slot.result.lock().unwrap() = Some(result);
+                slot.ready.notify_all();
+            })
+        })
+    };
+
+    let conclusion = libtest_mimic::run(&args, trials);
+    let _ = booter.join();
+    conclusion.exit();
+}
+
+fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Result<(), Failed> {
+    let guard = slot.wait();
+    let run = match guard.as_ref().unwrap() {
+        Ok(run) => run,
+        Err(why) => return Err(format!("kernel {kernel} did not run the cases:\n{why}").into()),
+    };
+    let Some(result) = run.report.cases.iter().find(|c| c.case == case.id) else {
+        return Err(format!("the guest on {kernel} reported no result for {}", case.id).into());
+    };
+
+    let (dir, name) = snapshot::location(snapshots, kernel, &case.id);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(case.about.clone());
+    settings.set_info(&run.header());
+    settings.bind(|| insta::assert_snapshot!(name, result.snapshot_body()));
+
+    if result.passed() {
+        Ok(())
+    } else {
+        Err(report::case_text(result).into())
+    }
+}
