@@ -6,3 +6,4 @@ pub mod case;
 pub mod outcome;
 pub mod bpf;
 pub mod exec;
+pub mod prog;

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Queue / stack maps: bpf_map_push_elem (flags) / bpf_map_pop_elem / bpf_map_peek_elem
+ * (helpers since 4.20). pop/peek write value_size bytes straight into the packet.
+ */
+#include "request.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(key_size, 0);
+	__uint(value_size, 4);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} target SEC(".maps");
+
+SEC("xdp")
+int mc_queue_stack(struct xdp_md *ctx)
+{
+	struct mc_req *req = mc_request(ctx);
+	long ret;
+
+	if (!req)
+		return XDP_ABORTED;
+	req->len = 0;
+	req->aux = 0;
+
+	switch (req->op) {
+	case MC_OP_PUSH:
+		return mc_done(req, bpf_map_push_elem(&target, req->value, req->flags));
+	case MC_OP_POP:
+		ret = bpf_map_pop_elem(&target, req->value);
+		if (ret == 0)
+			req->len = VALUE_SIZE;
+		return mc_done(req, ret);
+	case MC_OP_PEEK:
+		ret = bpf_map_peek_elem(&target, req->value);
+		if (ret == 0)
+			req->len = VALUE_SIZE;
+		return mc_done(req, ret);
+	default:
+		return XDP_DROP;
+	}
+}
