@@ -107,6 +107,36 @@ static __always_inline void mc_copy_out(struct mc_req *req, const __u8 *src)
 	req->len = n;
 }
 
+/*
+ * Helpers without packet access (push/pop/peek, ringbuf_output) cannot take packet
+ * pointers ("helper access to the packet is not allowed"), and 1 KiB does not fit on
+ * the 512-byte stack: those programs stage values in this one-slot per-CPU scratch map.
+ * Define MC_WANT_SCRATCH before including this header to get it.
+ */
+#ifdef MC_WANT_SCRATCH
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MC_MAX_VALUE);
+	__uint(max_entries, 1);
+} mc_scratch SEC(".maps");
+
+/* The scratch buffer, holding a copy of the whole req->value[] (NULL: cannot happen). */
+static __always_inline __u8 *mc_stage_value(struct mc_req *req)
+{
+	__u32 zero = 0;
+	__u64 *dst = bpf_map_lookup_elem(&mc_scratch, &zero);
+	const __u64 *src = (const __u64 *)req->value;
+	int i;
+
+	if (!dst)
+		return NULL;
+	for (i = 0; i < MC_MAX_VALUE / 8; i++)
+		dst[i] = src[i];
+	return (__u8 *)dst;
+}
+#endif
+
 static __always_inline int mc_done(struct mc_req *req, __s64 ret)
 {
 	req->ret = ret;

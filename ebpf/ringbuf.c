@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Ring buffer (5.8+): bpf_ringbuf_output(map, value, len, flags).
- * The harness reads the record back from user space.
+ * Ring buffer (5.8+): bpf_ringbuf_output(map, value, len, flags); the data goes
+ * through the scratch map (no packet access). The harness reads the record back.
  */
+#define MC_WANT_SCRATCH
 #include "request.h"
 
 struct {
@@ -15,6 +16,7 @@ SEC("xdp")
 int mc_ringbuf(struct xdp_md *ctx)
 {
 	struct mc_req *req = mc_request(ctx);
+	__u8 *buf;
 	__u32 len;
 
 	if (!req)
@@ -22,12 +24,15 @@ int mc_ringbuf(struct xdp_md *ctx)
 	len = req->len;
 	req->len = 0;
 	req->aux = 0;
+	buf = mc_stage_value(req);
+	if (!buf)
+		return XDP_ABORTED;
 
 	switch (req->op) {
 	case MC_OP_RINGBUF_OUTPUT:
 		if (len > MC_MAX_VALUE)
 			return XDP_DROP;
-		return mc_done(req, bpf_ringbuf_output(&target, req->value, len, req->flags));
+		return mc_done(req, bpf_ringbuf_output(&target, buf, len, req->flags));
 	default:
 		return XDP_DROP;
 	}
