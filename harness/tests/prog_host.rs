@@ -434,6 +434,23 @@ fn two_loads_share_the_map() {
 #[test]
 fn traffic_on_lo_counts_exactly() {
     require_bpf();
+    // Unrelated UDP traffic on lo while counting: it must not be counted.
+    let noise_rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let noise_addr = noise_rx.local_addr().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noise = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 100_000 {
+                let _ = tx.send_to(&[1u8; 100], noise_addr);
+                sent += 1;
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            sent
+        })
+    };
     for (map_type, n) in [(PERCPU_ARRAY, 25u32), (ARRAY, 7)] {
         let m = TestMap::create(map_type, 4, 16, 5, 0);
         let stats = count_traffic(&m.map_ref(), n).unwrap_or_else(|e| panic!("count_traffic: {e}"));
@@ -441,4 +458,6 @@ fn traffic_on_lo_counts_exactly() {
         want[2] = DataRec { rx_packets: n as u64, rx_bytes: n as u64 * FRAME_BYTES };
         assert_eq!(stats, want, "map type {map_type}");
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(noise.join().unwrap() > 0);
 }

@@ -85,7 +85,7 @@ pub(crate) fn load_bound(
     let mut loader = EbpfLoader::new();
     loader.map_pin_path(object.map, pin.as_path());
     for (name, bytes) in globals {
-        loader.override_global(*name, *bytes, true);
+        loader.override_global(name, *bytes, true);
     }
     let loaded = loader.load(object.elf);
     drop(dir); // unpin: the loaded object (if any) holds the map now

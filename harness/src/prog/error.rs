@@ -60,10 +60,10 @@ pub fn verifier_reason(log: &str) -> Option<String> {
         "mark_read",
     ];
     log.lines()
+        .rev()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .filter(|l| !TRAILER.iter().any(|t| l.starts_with(t)))
-        .last()
+        .find(|l| !TRAILER.iter().any(|t| l.starts_with(t)))
         .map(str::to_string)
 }
 
