@@ -1,10 +1,13 @@
 //! mapconform: a conformance suite for Linux eBPF maps across kernel versions.
 //!
-//! Pure parts (no syscalls): [`case`] (the YAML case format), [`outcome`] (what a kernel did).
-//! Parts that talk to a kernel: [`bpf`] (raw bpf(2)), [`exec`] (runs a case's steps).
-pub mod case;
-pub mod outcome;
+//! Pure parts (no syscalls): [`case`] (the YAML case format), [`outcome`] (what a kernel
+//! did), [`snapshot`] (where results are kept), [`report`] (rendering).
+//! Parts that talk to a kernel: [`bpf`] (raw bpf(2)), [`exec`] (runs a case's steps),
+//! [`prog`] (XDP programs run through BPF_PROG_TEST_RUN or real traffic).
 pub mod bpf;
+pub mod case;
 pub mod exec;
+pub mod outcome;
+pub mod prog;
 pub mod report;
 pub mod snapshot;

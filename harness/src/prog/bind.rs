@@ -1,0 +1,116 @@
+//! Loading an object with its map declaration bound to an existing map.
+//!
+//! The map is pinned in a fresh directory on bpffs and aya's loader is pointed at the
+//! pin (`EbpfLoader::map_pin_path`, the counterpart of libbpf's `bpf_map__reuse_fd`).
+//! aya 0.14 then just BPF_OBJ_GETs the pin; it does not compare the pinned map's
+//! type/key/value size with the ELF's declaration (libbpf would refuse a mismatch),
+//! so one placeholder declaration binds any map. The pin is removed as soon as the
+//! object is loaded: from then on the loaded program holds the map.
+//!
+//! Because a missing pin would make aya silently create (and pin) a new map of the
+//! declared type, the binding is checked afterwards: the kernel's list of maps used by
+//! the loaded program must contain the given map's id.
+
+use std::{
+    os::fd::BorrowedFd,
+    path::PathBuf,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    programs::{ProgramError, Xdp},
+};
+
+use super::{
+    bpffs::ensure_bpffs,
+    error::{errno_of, one_line, verifier_reason},
+    objects::Object,
+    sys, ProgError,
+};
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A private pin directory, removed (with whatever is left in it) on drop.
+struct PinDir(PathBuf);
+
+impl PinDir {
+    fn new() -> Result<Self, ProgError> {
+        let root = ensure_bpffs()?;
+        let dir = root.join(format!(
+            "mapconform-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir)
+            .map_err(|e| ProgError::Other(format!("mkdir {}: {e}", dir.display())))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Maps aya's program-load error to [`ProgError::Load`] with the verifier's reason.
+pub(crate) fn load_error(err: ProgramError) -> ProgError {
+    match err {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            let log = verifier_log.to_string();
+            ProgError::Load {
+                errno: io_error.raw_os_error(),
+                reason: verifier_reason(&log).unwrap_or_else(|| io_error.to_string()),
+            }
+        }
+        other => ProgError::Load { errno: errno_of(&other), reason: one_line(&other) },
+    }
+}
+
+/// Loads `object` (ELF + its XDP program) with its map bound to `map_fd`.
+/// `globals` are `volatile const` values set in .rodata before load.
+pub(crate) fn load_bound(
+    object: Object,
+    map_fd: BorrowedFd<'_>,
+    globals: &[(&'static str, &[u8])],
+) -> Result<Ebpf, ProgError> {
+    let info = sys::map_info(map_fd)
+        .map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
+    let dir = PinDir::new()?;
+    let pin = dir.0.join(object.map);
+    sys::obj_pin(map_fd, &pin)
+        .map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
+
+    let mut loader = EbpfLoader::new();
+    loader.map_pin_path(object.map, pin.as_path());
+    for (name, bytes) in globals {
+        loader.override_global(name, *bytes, true);
+    }
+    let loaded = loader.load(object.elf);
+    drop(dir); // unpin: the loaded object (if any) holds the map now
+    let mut ebpf = loaded.map_err(|e| ProgError::Load { errno: errno_of(&e), reason: one_line(&e) })?;
+
+    let prog: &mut Xdp = ebpf
+        .program_mut(object.program)
+        .ok_or_else(|| ProgError::Other(format!("no program {} in the object", object.program)))?
+        .try_into()
+        .map_err(|e: ProgramError| ProgError::Other(one_line(&e)))?;
+    prog.load().map_err(load_error)?;
+
+    // Check that the kernel bound the program to the given map (and not to a map aya
+    // might have created from the declaration).
+    let ids = prog
+        .info()
+        .and_then(|i| i.map_ids())
+        .map_err(|e| ProgError::Other(format!("reading the program's map ids: {}", one_line(&e))))?;
+    if let Some(ids) = ids {
+        if !ids.contains(&info.id) {
+            return Err(ProgError::Other(format!(
+                "binding failed: program {} uses maps {ids:?}, not map id {}",
+                object.program, info.id
+            )));
+        }
+    }
+    Ok(ebpf)
+}

@@ -1,0 +1,97 @@
+//! Errors of the program layer, and the one-line reason taken from a verifier log.
+
+use std::error::Error as StdError;
+
+/// What went wrong loading or running a test program.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProgError {
+    /// The kernel refused the object: BPF_PROG_LOAD (verifier) or creating the object's
+    /// own maps/BTF. `reason` is one line, for a verifier rejection the line of the log
+    /// that says why (e.g. "cannot pass map_type 1 into func bpf_map_push_elem#87").
+    #[error("load failed (errno {errno:?}): {reason}")]
+    Load { errno: Option<i32>, reason: String },
+    /// BPF_PROG_TEST_RUN failed with this errno.
+    #[error("BPF_PROG_TEST_RUN failed: errno {errno}")]
+    Run { errno: i32 },
+    /// Anything else (harness limits, bpffs, attach, socket errors...).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The first raw OS error found along an error's source chain.
+pub(crate) fn errno_of(err: &(dyn StdError + 'static)) -> Option<i32> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(n) = io.raw_os_error() {
+                return Some(n);
+            }
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// An error and its sources on one line.
+pub(crate) fn one_line(err: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// The line of a verifier log that says why the program was rejected: the last
+/// non-empty line that is not one of the verifier's closing statistics.
+/// Returns None for an empty log.
+pub fn verifier_reason(log: &str) -> Option<String> {
+    const TRAILER: &[&str] = &[
+        "processed ",
+        "verification time",
+        "stack depth",
+        "max_states_per_insn",
+        "-- END PROG LOAD LOG --",
+        "peak_states",
+        "mark_read",
+    ];
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .find(|l| !TRAILER.iter().any(|t| l.starts_with(t)))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_from_log() {
+        let log = "func#0 @0\n0: R1=ctx() R10=fp0\n; int mc_queue_stack(struct xdp_md *ctx)\n\
+                   18: (85) call bpf_map_push_elem#87\n\
+                   cannot pass map_type 1 into func bpf_map_push_elem#87\n\
+                   processed 19 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n\
+                   -- END PROG LOAD LOG --\n";
+        assert_eq!(
+            verifier_reason(log).as_deref(),
+            Some("cannot pass map_type 1 into func bpf_map_push_elem#87")
+        );
+        let old = "0: (85) call unknown#195\ninvalid func unknown#195\nprocessed 1 insns (limit 1000000) \
+                   max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        assert_eq!(verifier_reason(old).as_deref(), Some("invalid func unknown#195"));
+        assert_eq!(verifier_reason("\n\n"), None);
+    }
+
+    #[test]
+    fn errno_chain() {
+        let io = std::io::Error::from_raw_os_error(22);
+        assert_eq!(errno_of(&io), Some(22));
+        assert!(one_line(&io).contains("Invalid argument"));
+    }
+}

@@ -1,0 +1,154 @@
+//! [`Programs`]: loads test programs lazily, one per (map, family), and runs ops.
+
+use std::{collections::HashMap, os::fd::AsFd as _};
+
+use aya::{
+    Ebpf,
+    maps::{Map, MapData, RingBuf},
+    programs::{ProgramError, TestRun, TestRunOptions, Xdp},
+};
+
+use super::{
+    bind::load_bound,
+    error::one_line,
+    objects,
+    request::{self, OpCode, Request, MAX_KEY, MAX_VALUE, REQ_SIZE},
+    sys, Family, MapRef, ProgError, ProgOp, ProgOutcome,
+};
+
+/// XDP_PASS: what the programs return once they have run the op.
+const XDP_PASS: u32 = 2;
+
+struct Loaded {
+    ebpf: Ebpf,
+    program: &'static str,
+}
+
+/// The programs loaded for one case. Each (map, family) is loaded on first use and
+/// kept until the `Programs` is dropped (which unloads them; pins are removed right
+/// after each load). A failed load is remembered and returned again.
+#[derive(Default)]
+pub struct Programs {
+    loaded: HashMap<(u32, Family), Result<Loaded, ProgError>>,
+}
+
+impl std::fmt::Debug for Programs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Programs").field("loaded", &self.loaded.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Programs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads (if not yet loaded) the program of `family` bound to `map`. Useful to
+    /// check that a family loads (e.g. the helper exists) without running anything.
+    pub fn prepare(&mut self, map: &MapRef<'_>, family: Family) -> Result<(), ProgError> {
+        self.get(map, family).map(|_| ())
+    }
+
+    fn get(&mut self, map: &MapRef<'_>, family: Family) -> Result<&Loaded, ProgError> {
+        let info = sys::map_info(map.fd)
+            .map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
+        if info.value_size != map.value_size || info.key_size != map.key_size {
+            return Err(ProgError::Other(format!(
+                "MapRef says key/value size {}/{}, the kernel says {}/{}",
+                map.key_size, map.value_size, info.key_size, info.value_size
+            )));
+        }
+        let entry = self.loaded.entry((info.id, family)).or_insert_with(|| {
+            let object = objects::for_family(family);
+            let value_size = map.value_size.to_ne_bytes();
+            load_bound(object, map.fd, &[("VALUE_SIZE", &value_size)])
+                .map(|ebpf| Loaded { ebpf, program: object.program })
+        });
+        entry.as_ref().map_err(Clone::clone)
+    }
+
+    /// Runs `op` on `map` through the family's program with BPF_PROG_TEST_RUN.
+    pub fn run(&mut self, map: &MapRef<'_>, op: &ProgOp) -> Result<ProgOutcome, ProgError> {
+        // Harness limits (sizes of the request record), not kernel checks.
+        if map.key_size as usize > MAX_KEY || map.value_size as usize > MAX_VALUE {
+            return Err(ProgError::Other(format!(
+                "map key/value size {}/{} exceeds the program buffers ({MAX_KEY}/{MAX_VALUE})",
+                map.key_size, map.value_size
+            )));
+        }
+        let empty: &[u8] = &[];
+        let (opcode, key, value, flags, cpu, len) = match op {
+            ProgOp::Lookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::Update { key, value, flags } => {
+                (OpCode::Update, key.as_slice(), value.as_slice(), *flags, 0, 0)
+            }
+            ProgOp::Delete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::Push { value, flags } | ProgOp::BloomAdd { value, flags } => {
+                (OpCode::Push, empty, value.as_slice(), *flags, 0, 0)
+            }
+            ProgOp::Pop => (OpCode::Pop, empty, empty, 0, 0, 0),
+            ProgOp::Peek => (OpCode::Peek, empty, empty, 0, 0, 0),
+            ProgOp::BloomCheck { value } => (OpCode::Peek, empty, value.as_slice(), 0, 0, 0),
+            ProgOp::RingbufOutput { data, flags } => {
+                (OpCode::RingbufOutput, empty, data.as_slice(), *flags, 0, data.len() as u32)
+            }
+            ProgOp::ForEach => (OpCode::ForEach, empty, empty, 0, 0, 0),
+            ProgOp::ForEachFlags { flags } => (OpCode::ForEach, empty, empty, *flags, 0, 0),
+            ProgOp::LookupPercpu { key, cpu } => {
+                (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0)
+            }
+        };
+        let packet = Request { op: opcode, flags, cpu, len, key, value }
+            .encode()
+            .map_err(|e| ProgError::Other(e.to_string()))?;
+
+        let loaded = self.get(map, op.family())?;
+        let prog: &Xdp = loaded
+            .ebpf
+            .program(loaded.program)
+            .expect("program present after load")
+            .try_into()
+            .map_err(|e: ProgramError| ProgError::Other(one_line(&e)))?;
+        let mut out = vec![0u8; REQ_SIZE];
+        let res = prog
+            .test_run(TestRunOptions {
+                data_in: Some(&packet),
+                data_out: Some(&mut out),
+                ..TestRunOptions::new()
+            })
+            .map_err(|e| match super::error::errno_of(&e) {
+                Some(errno) => ProgError::Run { errno },
+                None => ProgError::Other(one_line(&e)),
+            })?;
+        if res.return_value != XDP_PASS {
+            return Err(ProgError::Other(format!(
+                "program returned XDP action {} instead of XDP_PASS: request not executed",
+                res.return_value
+            )));
+        }
+        let resp = request::decode(&out[..(res.data_size_out as usize).min(out.len())])
+            .map_err(|e| ProgError::Other(e.to_string()))?;
+
+        let mut outcome = ProgOutcome {
+            ret: resp.ret,
+            data: (!resp.value.is_empty()).then_some(resp.value),
+            sum: None,
+        };
+        match op {
+            ProgOp::ForEach | ProgOp::ForEachFlags { .. } => outcome.sum = Some(resp.aux),
+            ProgOp::RingbufOutput { .. } => outcome.data = read_ringbuf(map)?,
+            _ => {}
+        }
+        Ok(outcome)
+    }
+}
+
+/// Takes the oldest unconsumed record of a ring buffer map (None if empty).
+fn read_ringbuf(map: &MapRef<'_>) -> Result<Option<Vec<u8>>, ProgError> {
+    let fd = map.fd.as_fd().try_clone_to_owned().map_err(|e| ProgError::Other(format!("dup: {e}")))?;
+    // from_fd asks the kernel for the map's attributes, so the ring size is the real one.
+    let data = MapData::from_fd(fd).map_err(|e| ProgError::Other(one_line(&e)))?;
+    let map = Map::from_map_data(data).map_err(|e| ProgError::Other(one_line(&e)))?;
+    let mut ring = RingBuf::try_from(map).map_err(|e| ProgError::Other(one_line(&e)))?;
+    Ok(ring.next().map(|item| item.to_vec()))
+}
