@@ -22,11 +22,12 @@ use aya::{
     programs::{ProgramError, Xdp},
 };
 
+use crate::bpf::sys;
 use super::{
     bpffs::ensure_bpffs,
     error::{errno_of, one_line, verifier_reason},
     objects::Object,
-    sys, ProgError,
+    ProgError,
 };
 
 static SEQ: AtomicU64 = AtomicU64::new(0);

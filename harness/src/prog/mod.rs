@@ -12,7 +12,6 @@ mod error;
 mod objects;
 mod programs;
 pub mod request;
-pub mod sys;
 mod traffic;
 
 use std::os::fd::BorrowedFd;

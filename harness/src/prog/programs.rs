@@ -8,12 +8,13 @@ use aya::{
     programs::{ProgramError, TestRun, TestRunOptions, Xdp},
 };
 
+use crate::bpf::sys;
 use super::{
     bind::load_bound,
     error::one_line,
     objects,
     request::{self, OpCode, Request, MAX_KEY, MAX_VALUE, REQ_SIZE},
-    sys, Family, MapRef, ProgError, ProgOp, ProgOutcome,
+    Family, MapRef, ProgError, ProgOp, ProgOutcome,
 };
 
 /// XDP_PASS: what the programs return once they have run the op.

@@ -8,7 +8,8 @@ use std::{
 
 use aya::programs::{ProgramError, Xdp, XdpMode};
 
-use super::{bind::load_bound, error::one_line, objects, sys, MapRef, ProgError};
+use super::{bind::load_bound, error::one_line, objects, MapRef, ProgError};
+use crate::bpf::sys;
 
 /// XDP actions, i.e. the indexes of `xdp_stats_map`:
 /// XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT.
@@ -93,7 +94,7 @@ fn read_stats(map: &MapRef<'_>) -> Result<[DataRec; XDP_ACTIONS], ProgError> {
     let mut buf = vec![0u8; stride * ncpus];
     for (action, rec) in out.iter_mut().enumerate() {
         let key = (action as u32).to_ne_bytes();
-        match sys::map_lookup(map.fd, &key, &mut buf) {
+        match sys::map_lookup(map.fd, Some(&key), &mut buf, 0) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => return Err(ProgError::Other(format!("lookup of action {action}: {e}"))),
