@@ -57,6 +57,85 @@ pub fn sort_entries(entries: &mut [Entry]) {
     entries.sort_by_key(|e| e.key.sort_key());
 }
 
+/// A BPF helper's return code: non-negative as a number, a negative errno by name
+/// (`-EEXIST`), so files never carry bare error numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ret(pub i64);
+
+impl std::fmt::Display for Ret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 >= 0 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "-{}", crate::case::names::errno_name((-self.0) as i32))
+        }
+    }
+}
+
+impl std::str::FromStr for Ret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Ret, String> {
+        if let Ok(n) = s.parse::<i64>() {
+            return Ok(Ret(n));
+        }
+        let name = s.strip_prefix('-').ok_or_else(|| format!("`{s}`: expected a number or -ERRNO such as -EEXIST"))?;
+        if let Some(n) = name.strip_prefix("errno").and_then(|n| n.parse::<i64>().ok()) {
+            return Ok(Ret(-n));
+        }
+        let errno = crate::case::names::ERRNOS.lookup(name)?;
+        Ok(Ret(-(errno as i64)))
+    }
+}
+
+impl Serialize for Ret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 >= 0 {
+            s.serialize_i64(self.0)
+        } else {
+            s.serialize_str(&self.to_string())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Ret, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Ret;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a helper return code: a number or -ERRNO such as -EEXIST")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Ret, E> {
+                Ok(Ret(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Ret, E> {
+                i64::try_from(v).map(Ret).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ret, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Packets the xdp_stats program counted per XDP action during a `traffic` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XdpCounts {
+    pub aborted: u64,
+    pub drop: u64,
+    pub pass: u64,
+    pub tx: u64,
+    pub redirect: u64,
+}
+
+/// A program the kernel refused to load: the errno and one line of the verifier log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadFailure {
+    pub errno: String,
+    pub reason: String,
+}
+
 /// The result of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "OutcomeRepr", into = "OutcomeRepr")]
@@ -70,6 +149,14 @@ pub enum Outcome {
     Entries(Vec<Entry>),
     /// The step could not be attempted (say, its map was never created); the reason says why.
     NotRun(String),
+    /// A program step: the helper's return code, the value it produced, and (for_each) the
+    /// sum of the values it visited.
+    Prog { ret: Ret, value: Option<Shown>, sum: Option<u64> },
+    /// The program for a step did not load (verifier rejection, unknown helper, …).
+    LoadFailed(LoadFailure),
+    /// BPF_PROG_TEST_RUN itself failed with this errno.
+    RunFailed(String),
+    Traffic(XdpCounts),
 }
 
 /// How an outcome is written: `ok`, `EEXIST`, `{value: 1}`, `{key: 1}`, `{entries: [..]}`,
@@ -78,6 +165,17 @@ pub enum Outcome {
 #[serde(untagged)]
 enum OutcomeRepr {
     Word(String),
+    // Before `Value`: untagged matching ignores extra fields, and this one requires `ret`.
+    Prog {
+        ret: Ret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<Shown>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sum: Option<u64>,
+    },
+    LoadFailed { load_failed: LoadFailure },
+    RunFailed { run_failed: String },
+    Traffic { xdp_packets: XdpCounts },
     Value { value: Shown },
     Key { key: Shown },
     Entries { entries: Vec<Entry> },
@@ -93,6 +191,10 @@ impl From<Outcome> for OutcomeRepr {
             Outcome::Key(key) => OutcomeRepr::Key { key },
             Outcome::Entries(entries) => OutcomeRepr::Entries { entries },
             Outcome::NotRun(not_run) => OutcomeRepr::NotRun { not_run },
+            Outcome::Prog { ret, value, sum } => OutcomeRepr::Prog { ret, value, sum },
+            Outcome::LoadFailed(load_failed) => OutcomeRepr::LoadFailed { load_failed },
+            Outcome::RunFailed(run_failed) => OutcomeRepr::RunFailed { run_failed },
+            Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
         }
     }
 }
@@ -107,6 +209,10 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::Key { key } => Outcome::Key(key),
             OutcomeRepr::Entries { entries } => Outcome::Entries(entries),
             OutcomeRepr::NotRun { not_run } => Outcome::NotRun(not_run),
+            OutcomeRepr::Prog { ret, value, sum } => Outcome::Prog { ret, value, sum },
+            OutcomeRepr::LoadFailed { load_failed } => Outcome::LoadFailed(load_failed),
+            OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed),
+            OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
         })
     }
 }
@@ -199,11 +305,15 @@ mod tests {
             Outcome::Key(Shown::Hex { hex: "0a".into() }),
             Outcome::Entries(vec![Entry { key: Shown::Int(1), value: Shown::Map { map: "inner".into() } }]),
             Outcome::NotRun("map m was not created".into()),
+            Outcome::Prog { ret: Ret(-17), value: None, sum: None },
+            Outcome::Prog { ret: Ret(1), value: Some(Shown::Int(7)), sum: None },
+            Outcome::LoadFailed(LoadFailure { errno: "EINVAL".into(), reason: "x".into() }),
+            Outcome::Traffic(XdpCounts { aborted: 0, drop: 0, pass: 3, tx: 0, redirect: 0 }),
         ];
         let json = serde_json::to_string(&outcomes).unwrap();
         assert_eq!(
             json,
-            r#"["ok","EEXIST",{"value":5},{"key":{"hex":"0a"}},{"entries":[{"key":1,"value":{"map":"inner"}}]},{"not_run":"map m was not created"}]"#
+            r#"["ok","EEXIST",{"value":5},{"key":{"hex":"0a"}},{"entries":[{"key":1,"value":{"map":"inner"}}]},{"not_run":"map m was not created"},{"ret":"-EEXIST"},{"ret":1,"value":7},{"load_failed":{"errno":"EINVAL","reason":"x"}},{"xdp_packets":{"aborted":0,"drop":0,"pass":3,"tx":0,"redirect":0}}]"#
         );
         let back: Vec<Outcome> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, outcomes);

@@ -131,6 +131,26 @@ impl Datum {
         }
     }
 
+    /// Encode at the datum's own size, for data with no declared size (ring buffer records):
+    /// integers take 8 bytes.
+    pub fn encode_natural(&self, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
+        match self {
+            Datum::Int(_) | Datum::MapFd(_) => self.encode(8, fds),
+            Datum::Bytes(b) => Ok(b.clone()),
+            Datum::Fields(fields) => {
+                let size = fields
+                    .iter()
+                    .map(|f| match f {
+                        Field::Int { width, .. } => *width,
+                        Field::Bytes(b) => b.len(),
+                    })
+                    .sum();
+                self.encode(size, fds)
+            }
+            Datum::PerCpu(_) => Err("per-CPU data has no size of its own".into()),
+        }
+    }
+
     /// Encode a value of a per-CPU map as bpf(2) wants it: `ncpus` slots, each `value_size`
     /// rounded up to 8 bytes. A plain datum is written to every CPU's slot.
     pub fn encode_percpu(&self, value_size: usize, ncpus: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {

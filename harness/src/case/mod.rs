@@ -5,7 +5,7 @@ pub mod names;
 pub mod parse;
 
 pub use data::Datum;
-pub use model::{Case, Expect, MapDef, Op, Step};
+pub use model::{Case, Expect, MapDef, Op, ProgCall, Step};
 pub use parse::{parse_case, CaseError};
 
 use std::path::{Path, PathBuf};

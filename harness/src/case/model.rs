@@ -77,6 +77,57 @@ pub enum Op {
     LookupBatch { map: usize, batch: u32 },
     LookupAndDeleteBatch { map: usize, batch: u32 },
     DeleteBatch { map: usize, keys: Vec<Datum> },
+    /// A helper call made by an XDP program through BPF_PROG_TEST_RUN. `program` names the
+    /// loaded instance, so two programs can share one map.
+    Prog { map: usize, program: String, call: ProgCall },
+    /// Attach the xdp_stats program to `lo`, send `packets` UDP packets, detach.
+    Traffic { map: usize, packets: u32 },
+    /// BPF_OBJ_PIN; a relative path is below the case's own folder on bpffs.
+    Pin { map: usize, path: String },
+    /// BPF_OBJ_GET; the fd becomes the map's fd (replacing any it had).
+    GetPinned { map: usize, path: String },
+    /// BPF_MAP_GET_FD_BY_ID with the id the map had when it was created or last got.
+    GetById { map: usize },
+}
+
+/// The helper an XDP program calls, with its arguments.
+#[derive(Debug, Clone)]
+pub enum ProgCall {
+    Lookup { key: Datum },
+    Update { key: Datum, value: Datum, flags: u64 },
+    Delete { key: Datum },
+    /// bpf_map_push_elem (queue, stack; bloom filter: add).
+    Push { value: Datum, flags: u64 },
+    Pop,
+    /// bpf_map_peek_elem (queue, stack; bloom filter: check `value`).
+    Peek { value: Option<Datum> },
+    RingbufOutput { data: Datum, flags: u64 },
+    ForEach { flags: u64 },
+    LookupPercpu { key: Datum, cpu: u32 },
+}
+
+impl ProgCall {
+    pub const NAMES: &'static str =
+        "lookup, update, delete, push, pop, peek, ringbuf_output, for_each, lookup_percpu";
+
+    fn describe(&self) -> String {
+        let flags = |f: &u64| match f {
+            0 => String::new(),
+            f => format!(" flags={}", elem_flag_names(*f)),
+        };
+        match self {
+            ProgCall::Lookup { key } => format!("lookup key={key}"),
+            ProgCall::Update { key, value, flags: f } => format!("update key={key} value={value}{}", flags(f)),
+            ProgCall::Delete { key } => format!("delete key={key}"),
+            ProgCall::Push { value, flags: f } => format!("push value={value}{}", flags(f)),
+            ProgCall::Pop => "pop".into(),
+            ProgCall::Peek { value: None } => "peek".into(),
+            ProgCall::Peek { value: Some(v) } => format!("peek value={v}"),
+            ProgCall::RingbufOutput { data, flags: f } => format!("ringbuf_output data={data} flags={f}"),
+            ProgCall::ForEach { flags: f } => format!("for_each flags={f}"),
+            ProgCall::LookupPercpu { key, cpu } => format!("lookup_percpu key={key} cpu={cpu}"),
+        }
+    }
 }
 
 impl Op {
@@ -97,7 +148,12 @@ impl Op {
             | Op::UpdateBatch { map, .. }
             | Op::LookupBatch { map, .. }
             | Op::LookupAndDeleteBatch { map, .. }
-            | Op::DeleteBatch { map, .. } => *map,
+            | Op::DeleteBatch { map, .. }
+            | Op::Prog { map, .. }
+            | Op::Traffic { map, .. }
+            | Op::Pin { map, .. }
+            | Op::GetPinned { map, .. }
+            | Op::GetById { map } => *map,
         }
     }
 
@@ -135,6 +191,11 @@ impl Op {
                 let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 format!("delete_batch {m} [{}]", k.join(" "))
             }
+            Op::Prog { program, call, .. } => format!("prog[{program}] {} on {m}", call.describe()),
+            Op::Traffic { packets, .. } => format!("traffic {packets} packets on lo counted in {m}"),
+            Op::Pin { path, .. } => format!("pin {m} at {path}"),
+            Op::GetPinned { path, .. } => format!("get_pinned {m} from {path}"),
+            Op::GetById { .. } => format!("get_by_id {m}"),
         }
     }
 }
@@ -166,6 +227,8 @@ pub enum Expect {
     Value(Datum),
     Key(Datum),
     Entries(Vec<(Datum, Datum)>),
+    /// A program step: the helper's return code and, if given, the value it produced.
+    Ret { ret: i64, value: Option<Datum> },
 }
 
 impl fmt::Display for Expect {
@@ -179,6 +242,8 @@ impl fmt::Display for Expect {
                 let parts: Vec<String> = e.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(f, "entries [{}]", parts.join(" "))
             }
+            Expect::Ret { ret, value: None } => write!(f, "ret {}", crate::outcome::Ret(*ret)),
+            Expect::Ret { ret, value: Some(v) } => write!(f, "ret {} value {v}", crate::outcome::Ret(*ret)),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! (map types, flags, map references, errnos) and checks sizes, using the `Spanned`
 //! locations kept for exactly that.
 use super::data::{Datum, NoFds};
-use super::model::{Case, Expect, MapDef, Op, Step};
+use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
 use super::names::{ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -85,11 +85,14 @@ struct MapArg {
     map: Spanned<String>,
 }
 
-/// The arguments of every step kind, as one struct: each kind validates which it needs.
+/// The arguments of every step kind, as one struct: each kind says which it takes
+/// ([`arg_rules`]), and anything else given is an error rather than ignored.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Args {
     map: Spanned<String>,
+    #[serde(default)]
+    op: Option<Spanned<String>>,
     #[serde(default)]
     key: Option<Spanned<Datum>>,
     #[serde(default)]
@@ -102,6 +105,36 @@ struct Args {
     keys: Option<Vec<Datum>>,
     #[serde(default)]
     batch: Option<u32>,
+    #[serde(default)]
+    cpu: Option<u32>,
+    #[serde(default)]
+    program: Option<String>,
+    #[serde(default)]
+    packets: Option<u32>,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+impl Args {
+    fn present(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut add = |yes: bool, name| {
+            if yes {
+                v.push(name)
+            }
+        };
+        add(self.key.is_some(), "key");
+        add(self.value.is_some(), "value");
+        add(self.flags.is_some(), "flags");
+        add(self.entries.is_some(), "entries");
+        add(self.keys.is_some(), "keys");
+        add(self.batch.is_some(), "batch");
+        add(self.cpu.is_some(), "cpu");
+        add(self.program.is_some(), "program");
+        add(self.packets.is_some(), "packets");
+        add(self.path.is_some(), "path");
+        v
+    }
 }
 
 #[derive(Deserialize)]
@@ -131,11 +164,48 @@ struct RawStep {
     lookup_batch: Option<Spanned<Args>>,
     lookup_and_delete_batch: Option<Spanned<Args>>,
     delete_batch: Option<Spanned<Args>>,
+    prog: Option<Spanned<Args>>,
+    traffic: Option<Spanned<Args>>,
+    pin: Option<Spanned<Args>>,
+    get_pinned: Option<Spanned<Args>>,
+    get_by_id: Option<Spanned<MapArg>>,
     expect: Option<Spanned<Expect>>,
 }
 
 const STEP_KINDS: &str = "create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, \
-peek, dump, close, freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch";
+peek, dump, close, freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch, prog, traffic, \
+pin, get_pinned, get_by_id";
+
+/// Flags of bpf_ringbuf_output(): BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP.
+const RINGBUF_FLAGS: super::names::Table =
+    super::names::Table { what: "ring buffer flag", entries: &[("no_wakeup", 1), ("force_wakeup", 2)] };
+
+/// The arguments a step kind requires and those it allows (`map` always; `op` for `prog`).
+fn arg_rules(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    Some(match kind {
+        "update" => (&["key", "value"], &["key", "value", "flags"]),
+        "lookup" => (&["key"], &["key", "flags"]),
+        "delete" => (&["key"], &["key"]),
+        "get_next_key" => (&[], &["key"]),
+        "lookup_and_delete" => (&[], &["key", "flags"]),
+        "push" => (&["value"], &["value", "flags"]),
+        "peek" => (&[], &["value"]),
+        "update_batch" => (&["entries"], &["entries", "flags"]),
+        "lookup_batch" | "lookup_and_delete_batch" => (&[], &["batch"]),
+        "delete_batch" => (&["keys"], &["keys"]),
+        "traffic" => (&["packets"], &["packets"]),
+        "pin" | "get_pinned" => (&["path"], &["path"]),
+        "prog lookup" => (&["key"], &["key", "program"]),
+        "prog update" => (&["key", "value"], &["key", "value", "flags", "program"]),
+        "prog delete" => (&["key"], &["key", "program"]),
+        "prog push" => (&["value"], &["value", "flags", "program"]),
+        "prog pop" | "prog for_each" => (&[], &["program"]),
+        "prog peek" => (&[], &["value", "program"]),
+        "prog ringbuf_output" => (&["value"], &["value", "flags", "program"]),
+        "prog lookup_percpu" => (&["key", "cpu"], &["key", "cpu", "program"]),
+        _ => return None,
+    })
+}
 
 impl<'de> Deserialize<'de> for Expect {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -153,26 +223,32 @@ impl<'de> Deserialize<'de> for Expect {
                 Ok(Expect::Errno(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expect, A::Error> {
-                let Some(kind) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom("an empty expectation"));
-                };
-                let expect = match kind.as_str() {
-                    "value" => Expect::Value(map.next_value()?),
-                    "key" => Expect::Key(map.next_value()?),
-                    "entries" => {
-                        let entries: Vec<KeyValue> = map.next_value()?;
-                        Expect::Entries(entries.into_iter().map(|kv| (kv.key, kv.value)).collect())
+                let (mut ret, mut value, mut key, mut entries) = (None, None, None, None);
+                while let Some(field) = map.next_key::<String>()? {
+                    match field.as_str() {
+                        "ret" => ret = Some(map.next_value::<crate::outcome::Ret>()?.0),
+                        "value" => value = Some(map.next_value::<Datum>()?),
+                        "key" => key = Some(map.next_value::<Datum>()?),
+                        "entries" => entries = Some(map.next_value::<Vec<KeyValue>>()?),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown expectation `{other}`, expected one of: value, key, entries, ret"
+                            )))
+                        }
                     }
-                    other => {
-                        return Err(de::Error::custom(format!(
-                            "unknown expectation `{other}`, expected one of: value, key, entries"
-                        )))
-                    }
-                };
-                if let Some(extra) = map.next_key::<String>()? {
-                    return Err(de::Error::custom(format!("`{extra}` after `{kind}`: expect one thing")));
                 }
-                Ok(expect)
+                match (ret, value, key, entries) {
+                    (Some(ret), value, None, None) => Ok(Expect::Ret { ret, value }),
+                    (None, Some(v), None, None) => Ok(Expect::Value(v)),
+                    (None, None, Some(k), None) => Ok(Expect::Key(k)),
+                    (None, None, None, Some(e)) => {
+                        Ok(Expect::Entries(e.into_iter().map(|kv| (kv.key, kv.value)).collect()))
+                    }
+                    (None, None, None, None) => Err(de::Error::custom("an empty expectation")),
+                    _ => Err(de::Error::custom(
+                        "expect one thing: {value: ..}, {key: ..}, {entries: [..]} or {ret: .., value: ..}",
+                    )),
+                }
             }
         }
         d.deserialize_any(V)
@@ -346,7 +422,8 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         ($($field:ident),*) => { $( if s.$field.is_some() { kinds.push(stringify!($field)); } )* };
     }
     present!(create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, peek, dump, close,
-        freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch);
+        freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch, prog, traffic, pin, get_pinned,
+        get_by_id);
     match kinds.len() {
         1 => {}
         0 => {
@@ -381,6 +458,8 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     simple!(close, Close);
     simple!(freeze, Freeze);
 
+    simple!(get_by_id, GetById);
+
     let (kind, args) = [
         ("update", &s.update),
         ("lookup", &s.lookup),
@@ -393,6 +472,10 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         ("lookup_batch", &s.lookup_batch),
         ("lookup_and_delete_batch", &s.lookup_and_delete_batch),
         ("delete_batch", &s.delete_batch),
+        ("prog", &s.prog),
+        ("traffic", &s.traffic),
+        ("pin", &s.pin),
+        ("get_pinned", &s.get_pinned),
     ]
     .into_iter()
     .find_map(|(k, a)| a.as_ref().map(|a| (k, a)))?;
@@ -400,45 +483,51 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     let map = map_index(errors, &a.map)?;
     let def = &maps[map];
 
-    // Which arguments this kind takes; anything else given is an error rather than ignored.
-    let (needs_key, takes_key, needs_value, takes_value, takes_flags) = match kind {
-        "update" => (true, true, true, true, true),
-        "lookup" => (true, true, false, false, true),
-        "delete" => (true, true, false, false, false),
-        "get_next_key" => (false, true, false, false, false),
-        "lookup_and_delete" => (false, true, false, false, true),
-        "push" => (false, false, true, true, true),
-        "peek" => (false, false, false, true, false),
-        "update_batch" => (false, false, false, false, true),
-        _ => (false, false, false, false, false),
+    // `prog` names its helper in `op`; other kinds take no `op`.
+    let rule_name = match (kind, &a.op) {
+        ("prog", Some(op)) => {
+            if arg_rules(&format!("prog {}", op.value)).is_none() {
+                errors.at(op, format!("unknown program op `{}`, expected one of: {}", op.value, ProgCall::NAMES));
+                return None;
+            }
+            format!("prog {}", op.value)
+        }
+        ("prog", None) => {
+            errors.at(args, format!("`prog` needs `op`, one of: {}", ProgCall::NAMES));
+            return None;
+        }
+        (_, Some(op)) => {
+            errors.at(op, format!("`{kind}` takes no `op`"));
+            return None;
+        }
+        (_, None) => kind.to_string(),
     };
+    let (required, allowed) = arg_rules(&rule_name).expect("every kind has rules");
+    let present = a.present();
     let mut ok = true;
-    let mut check = |present: bool, needed: bool, taken: bool, what: &str, errors: &mut Errors| {
-        if needed && !present {
-            errors.at(args, format!("`{kind}` needs `{what}`"));
-            ok = false;
-        } else if present && !taken {
-            errors.at(args, format!("`{kind}` takes no `{what}`"));
+    for need in required {
+        if !present.contains(need) {
+            errors.at(args, format!("`{rule_name}` needs `{need}`"));
             ok = false;
         }
-    };
-    check(a.key.is_some(), needs_key, takes_key, "key", errors);
-    check(a.value.is_some(), needs_value, takes_value, "value", errors);
-    check(a.flags.is_some(), false, takes_flags, "flags", errors);
-    check(a.entries.is_some(), kind == "update_batch", kind == "update_batch", "entries", errors);
-    check(a.keys.is_some(), kind == "delete_batch", kind == "delete_batch", "keys", errors);
-    let batched = kind == "lookup_batch" || kind == "lookup_and_delete_batch";
-    check(a.batch.is_some(), false, batched, "batch", errors);
+    }
+    for given in &present {
+        if !allowed.contains(given) {
+            errors.at(args, format!("`{rule_name}` takes no `{given}`"));
+            ok = false;
+        }
+    }
     if !ok {
         return None;
     }
 
+    let flag_table = if rule_name == "prog ringbuf_output" { &RINGBUF_FLAGS } else { &ELEM_FLAGS };
     let flags = match &a.flags {
         None => 0,
         Some(f) => {
             let mut bits = 0;
             for name in &f.value.0 {
-                match ELEM_FLAGS.lookup(name) {
+                match flag_table.lookup(name) {
                     Ok(v) => bits |= v,
                     Err(e) => {
                         errors.at(f, e);
@@ -457,8 +546,12 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         }
         k.value.clone()
     });
+    // A program sees one CPU's value of a per-CPU map; ring buffer data has any size.
+    let plain_value = kind == "prog";
     let value = a.value.as_ref().map(|v| {
         let checked = match &v.value {
+            _ if rule_name == "prog ringbuf_output" => v.value.encode_natural(&NoFds).map(|_| ()),
+            Datum::PerCpu(_) if plain_value => Err("a program writes one CPU's value: no `percpu:`".into()),
             Datum::PerCpu(_) if !def.is_percpu() => Err(format!("map `{}` is not a per-CPU map", def.name)),
             Datum::PerCpu(slots) => slots
                 .iter()
@@ -472,7 +565,7 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     });
     let batch = a.batch.unwrap_or(def.max_entries.max(1));
 
-    Some(match kind {
+    Some(match rule_name.as_str() {
         "update" => Op::Update { map, key: key?, value: value?, flags },
         "lookup" => Op::Lookup { map, key: key?, flags },
         "delete" => Op::Delete { map, key: key? },
@@ -488,6 +581,23 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         "lookup_batch" => Op::LookupBatch { map, batch },
         "lookup_and_delete_batch" => Op::LookupAndDeleteBatch { map, batch },
         "delete_batch" => Op::DeleteBatch { map, keys: a.keys.clone().unwrap_or_default() },
-        _ => unreachable!("every kind is listed above"),
+        "traffic" => Op::Traffic { map, packets: a.packets? },
+        "pin" => Op::Pin { map, path: a.path.clone()? },
+        "get_pinned" => Op::GetPinned { map, path: a.path.clone()? },
+        prog => {
+            let call = match prog.trim_start_matches("prog ") {
+                "lookup" => ProgCall::Lookup { key: key? },
+                "update" => ProgCall::Update { key: key?, value: value?, flags },
+                "delete" => ProgCall::Delete { key: key? },
+                "push" => ProgCall::Push { value: value?, flags },
+                "pop" => ProgCall::Pop,
+                "peek" => ProgCall::Peek { value },
+                "ringbuf_output" => ProgCall::RingbufOutput { data: value?, flags },
+                "for_each" => ProgCall::ForEach { flags },
+                "lookup_percpu" => ProgCall::LookupPercpu { key: key?, cpu: a.cpu? },
+                other => unreachable!("arg_rules knows no `{other}`"),
+            };
+            Op::Prog { map, program: a.program.clone().unwrap_or_else(|| "a".into()), call }
+        }
     })
 }

@@ -26,6 +26,23 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
             sort_entries(&mut list);
             Outcome::Entries(list)
         }
+        Expect::Ret { ret, value } => {
+            let Outcome::Prog { ret: got, value: got_value, .. } = observed else {
+                return Err(format!("expected {expect}, observed {observed}"));
+            };
+            let expected_value = match value {
+                // Programs see one CPU's value (or a ring buffer record of any size).
+                Some(v) if def.map_type == 27 => Some(Shown::from_bytes(&v.encode_natural(&r.maps)?)),
+                Some(v) => Some(Shown::from_bytes(&v.encode(def.value_size as usize, &r.maps)?)),
+                None => None,
+            };
+            let value_ok = expected_value.is_none() || &expected_value == got_value;
+            return if got.0 == *ret && value_ok {
+                Ok(())
+            } else {
+                Err(format!("{}: expected {expect}, observed {observed}", op.describe(&r.case.maps)))
+            };
+        }
     };
     if &expected == observed {
         Ok(())

@@ -8,12 +8,16 @@ mod expect;
 use crate::bpf::sys::{self, BatchIo, CreateAttr};
 use crate::case::data::FdResolver;
 use crate::case::names::errno_name;
-use crate::case::{Case, Datum, MapDef, Op};
-use crate::outcome::{sort_entries, CaseResult, Entry, Outcome, RunReport, Shown, StepResult};
+use crate::case::{Case, Datum, MapDef, Op, ProgCall};
+use crate::outcome::{
+    sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
+};
+use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
 use aya_obj::generated::bpf_cmd;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
 
 /// Facts about the running kernel that shape how values are laid out.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +83,24 @@ struct Runner<'c> {
     case: &'c Case,
     env: Env,
     maps: Maps<'c>,
+    /// Each map's id when it was created or last got from a pin (for `get_by_id`).
+    ids: Vec<Option<u32>>,
+    /// Loaded programs by the name steps give them; dropped (unloaded) with the case.
+    programs: HashMap<String, Programs>,
+    /// The case's own folder on bpffs for relative pin paths, made on first use.
+    pin_dir: Option<PathBuf>,
     harness_error: Option<String>,
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        // Pins outlive fds by design: remove the case's so runs do not leak maps.
+        if let Some(dir) = &self.pin_dir {
+            let _ = std::fs::remove_dir_all(dir);
+            // The per-process parent goes too once the last case using it is done.
+            let _ = dir.parent().map(std::fs::remove_dir);
+        }
+    }
 }
 
 pub fn run_case(case: &Case, env: Env) -> CaseResult {
@@ -92,6 +113,9 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
             fds: (0..n).map(|_| None).collect(),
             missing: case.maps.iter().map(|m| format!("map {} is not created yet", m.name)).collect(),
         },
+        ids: vec![None; n],
+        programs: HashMap::new(),
+        pin_dir: None,
         harness_error: None,
     };
     let mut steps = Vec::new();
@@ -118,7 +142,7 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
             violation,
         });
     }
-    CaseResult { case: case.id.clone(), steps, harness_error: runner.harness_error }
+    CaseResult { case: case.id.clone(), steps, harness_error: runner.harness_error.take() }
 }
 
 fn errno_of(e: &io::Error) -> Outcome {
@@ -206,6 +230,7 @@ impl Runner<'_> {
         };
         match sys::map_create(&attr) {
             Ok(fd) => {
+                self.ids[map] = sys::map_info(fd.as_fd()).ok().map(|i| i.id);
                 self.maps.fds[map] = Some(fd);
                 Outcome::Ok
             }
@@ -219,8 +244,17 @@ impl Runner<'_> {
 
     fn execute(&mut self, op: &Op) -> Outcome {
         let map = op.map();
-        if let Op::Create { map } = op {
-            return self.create(*map);
+        match op {
+            Op::Create { map } => return self.create(*map),
+            // These work without (or replace) the case's fd of the map.
+            Op::GetPinned { map, path } => return self.get_pinned(*map, path),
+            Op::GetById { map } => {
+                return match self.ids[*map] {
+                    Some(id) => status(sys::map_fd_by_id(id).map(drop)),
+                    None => Outcome::NotRun(self.maps.missing[*map].clone()),
+                }
+            }
+            _ => {}
         }
         let Some(fd) = self.maps.fds[map].as_ref() else {
             return Outcome::NotRun(self.maps.missing[map].clone());
@@ -240,7 +274,22 @@ impl Runner<'_> {
         let fd = fd.as_fd();
         let ks = def.key_size as usize;
         Ok(match op {
-            Op::Create { .. } => unreachable!("handled by execute"),
+            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } => unreachable!("handled by execute"),
+            Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
+            Op::Traffic { packets, .. } => match prog::count_traffic(&map_ref(&def, fd), *packets) {
+                Ok(recs) => Outcome::Traffic(XdpCounts {
+                    aborted: recs[0].rx_packets,
+                    drop: recs[1].rx_packets,
+                    pass: recs[2].rx_packets,
+                    tx: recs[3].rx_packets,
+                    redirect: recs[4].rx_packets,
+                }),
+                Err(e) => prog_error(e)?,
+            },
+            Op::Pin { path, .. } => {
+                let path = self.pin_path(path)?;
+                status(sys::obj_pin(fd, &path))
+            }
             Op::Update { key, value, flags, .. } => {
                 let k = self.encode_key(&def, key)?;
                 let v = self.encode_value(&def, value)?;
@@ -343,6 +392,71 @@ impl Runner<'_> {
         })
     }
 
+    /// A relative pin path is below the case's own folder on bpffs (mounted if needed);
+    /// an absolute one is used as written (to pin outside bpffs, say).
+    fn pin_path(&mut self, path: &str) -> Result<PathBuf, String> {
+        if path.starts_with('/') {
+            return Ok(PathBuf::from(path));
+        }
+        if self.pin_dir.is_none() {
+            let bpffs = prog::ensure_bpffs().map_err(|e| format!("no bpffs for pins: {e}"))?;
+            let dir = bpffs
+                .join(format!("mapconform-{}", std::process::id()))
+                .join(self.case.id.replace('/', "__"));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            self.pin_dir = Some(dir);
+        }
+        Ok(self.pin_dir.as_ref().expect("set above").join(path))
+    }
+
+    fn get_pinned(&mut self, map: usize, path: &str) -> Outcome {
+        let path = match self.pin_path(path) {
+            Ok(p) => p,
+            Err(why) => return self.harness_failure(why),
+        };
+        match sys::obj_get(&path) {
+            Ok(fd) => {
+                self.ids[map] = sys::map_info(fd.as_fd()).ok().map(|i| i.id);
+                self.maps.fds[map] = Some(fd);
+                Outcome::Ok
+            }
+            Err(e) => errno_of(&e),
+        }
+    }
+
+    /// One helper call by an XDP program bound to the map, through BPF_PROG_TEST_RUN.
+    fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, String> {
+        let size = def.value_size as usize;
+        let key = |k: &Datum| self.encode_key(def, k);
+        let value = |v: &Datum| v.encode(size, &self.maps);
+        let bloom = def.map_type == 30;
+        let op = match call {
+            ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
+            ProgCall::Update { key: k, value: v, flags } => ProgOp::Update { key: key(k)?, value: value(v)?, flags: *flags },
+            ProgCall::Delete { key: k } => ProgOp::Delete { key: key(k)? },
+            ProgCall::Push { value: v, flags } if bloom => ProgOp::BloomAdd { value: value(v)?, flags: *flags },
+            ProgCall::Push { value: v, flags } => ProgOp::Push { value: value(v)?, flags: *flags },
+            ProgCall::Pop => ProgOp::Pop,
+            ProgCall::Peek { value: Some(v) } => ProgOp::BloomCheck { value: value(v)? },
+            ProgCall::Peek { value: None } => ProgOp::Peek,
+            ProgCall::RingbufOutput { data, flags } => {
+                ProgOp::RingbufOutput { data: data.encode_natural(&self.maps)?, flags: *flags }
+            }
+            ProgCall::ForEach { flags: 0 } => ProgOp::ForEach,
+            ProgCall::ForEach { flags } => ProgOp::ForEachFlags { flags: *flags },
+            ProgCall::LookupPercpu { key: k, cpu } => ProgOp::LookupPercpu { key: key(k)?, cpu: *cpu },
+        };
+        let programs = self.programs.entry(program.to_string()).or_default();
+        match programs.run(&map_ref(def, fd), &op) {
+            Ok(out) => Ok(Outcome::Prog {
+                ret: Ret(out.ret),
+                value: out.data.map(|d| Shown::from_bytes(&d)),
+                sum: out.sum,
+            }),
+            Err(e) => prog_error(e),
+        }
+    }
+
     /// Iteration bound: a map cannot hold more keys than max_entries; a few more allow
     /// for a kernel that misbehaves without looping forever.
     fn iteration_limit(def: &MapDef) -> usize {
@@ -415,5 +529,27 @@ impl Runner<'_> {
             }
         }
         Outcome::NotRun(format!("batch lookup did not end after {} batches", Self::iteration_limit(def)))
+    }
+}
+
+fn map_ref<'a>(def: &MapDef, fd: BorrowedFd<'a>) -> MapRef<'a> {
+    MapRef {
+        fd,
+        map_type: def.map_type,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+    }
+}
+
+/// A kernel's refusal is a result; anything else the program layer says is a harness error.
+fn prog_error(e: ProgError) -> Result<Outcome, String> {
+    match e {
+        ProgError::Load { errno, reason } => Ok(Outcome::LoadFailed(LoadFailure {
+            errno: errno.map_or_else(|| "none".to_string(), errno_name),
+            reason,
+        })),
+        ProgError::Run { errno } => Ok(Outcome::RunFailed(errno_name(errno))),
+        ProgError::Other(why) => Err(why),
     }
 }
