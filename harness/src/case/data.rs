@@ -184,9 +184,11 @@ impl fmt::Display for Datum {
                 let parts: Vec<String> = fields
                     .iter()
                     .map(|field| match field {
-                        Field::Int { width, big_endian, value } => {
-                            format!("{}{}:{value}", if *big_endian { "be" } else { "u" }, width * 8)
+                        // Big-endian fields are addresses and ports: hex reads better.
+                        Field::Int { width, big_endian: true, value } => {
+                            format!("be{}:{value:#0w$x}", width * 8, w = width * 2 + 2)
                         }
+                        Field::Int { width, big_endian: false, value } => format!("u{}:{value}", width * 8),
                         Field::Bytes(b) => format!("hex:{}", to_hex(b)),
                     })
                     .collect();
@@ -368,6 +370,6 @@ mod tests {
         assert_eq!(d[3].encode(7, &NoFds).unwrap(), vec![24, 0, 0, 0, 0, 1, 0xff]);
         assert_eq!(d[4], Datum::PerCpu(vec![Datum::Int(1), Datum::Int(2)]));
         assert_eq!(d[5], Datum::MapFd("inner".into()));
-        assert_eq!(d[3].to_string(), "[u32:24 be16:1 hex:ff]");
+        assert_eq!(d[3].to_string(), "[u32:24 be16:0x0001 hex:ff]");
     }
 }

@@ -52,7 +52,7 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
 }
 
 fn show_key(r: &Runner, def: &MapDef, key: &Datum) -> Result<Shown, String> {
-    Ok(Shown::from_bytes(&r.encode_key(def, key)?))
+    Ok(super::show_key(def, &r.encode_key(def, key)?))
 }
 
 fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> {

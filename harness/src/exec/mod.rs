@@ -311,7 +311,7 @@ impl Runner<'_> {
                 let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
                 let mut next = vec![0u8; ks.max(1)];
                 match sys::map_get_next_key(fd, k.as_deref(), &mut next) {
-                    Ok(()) => Outcome::Key(Shown::from_bytes(&next[..ks])),
+                    Ok(()) => Outcome::Key(show_key(&def, &next[..ks])),
                     Err(e) => errno_of(&e),
                 }
             }
@@ -481,7 +481,7 @@ impl Runner<'_> {
             next.truncate(ks);
             let mut v = vec![0u8; self.value_len(def)];
             match sys::map_lookup(fd, Some(&next), &mut v, 0) {
-                Ok(()) => entries.push(Entry { key: Shown::from_bytes(&next), value: self.show_value(def, &v) }),
+                Ok(()) => entries.push(Entry { key: show_key(def, &next), value: self.show_value(def, &v) }),
                 // A key get_next_key returns but lookup cannot find (e.g. an empty array-of-maps
                 // slot) is not an entry.
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -515,7 +515,7 @@ impl Runner<'_> {
             let count = (count as usize).min(batch as usize);
             for i in 0..count {
                 entries.push(Entry {
-                    key: Shown::from_bytes(&keys[i * ks..(i + 1) * ks]),
+                    key: show_key(def, &keys[i * ks..(i + 1) * ks]),
                     value: self.show_value(def, &values[i * vs..(i + 1) * vs]),
                 });
             }
@@ -529,6 +529,16 @@ impl Runner<'_> {
             }
         }
         Outcome::NotRun(format!("batch lookup did not end after {} batches", Self::iteration_limit(def)))
+    }
+}
+
+/// Render a key read back from `def`'s map. LPM trie keys (prefixlen + address) read
+/// better as bytes than as one little-endian integer.
+pub(crate) fn show_key(def: &MapDef, bytes: &[u8]) -> Shown {
+    if def.map_type == 11 {
+        Shown::Hex { hex: crate::case::data::to_hex(bytes) }
+    } else {
+        Shown::from_bytes(bytes)
     }
 }
 
