@@ -601,3 +601,66 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CASE: &str = r#"
+about: every step kind parses
+source: test
+maps:
+  inner: {type: array, key_size: 4, value_size: 4, max_entries: 1}
+  outer: {type: array_of_maps, key_size: 4, value_size: 4, max_entries: 1, inner: inner, name: outer_map}
+  m: {type: percpu_hash, key_size: 4, value_size: 8, max_entries: 4, flags: [no_prealloc, zero_seed], numa_node: 0}
+  q: {type: queue, key_size: 0, value_size: 4, max_entries: 2}
+steps:
+  - create: {map: m}
+    expect: ok
+  - update: {map: m, key: 1, value: {percpu: [1, 2]}, flags: [exist, lock]}
+    expect: ENOENT
+  - lookup: {map: m, key: 1}
+    expect: {value: {percpu: [1, 2]}}
+  - get_next_key: {map: m}
+    expect: {key: 1}
+  - dump: {map: m}
+    expect: {entries: [{key: 1, value: 5}]}
+  - update: {map: outer, key: 0, value: {map_fd: inner}}
+  - lookup_batch: {map: m, batch: 2}
+  - push: {map: q, value: 3}
+  - prog: {op: lookup_percpu, map: m, key: 1, cpu: 1, program: b}
+    expect: {ret: 1, value: 2}
+  - prog: {op: push, map: q, value: 3}
+    expect: {ret: -E2BIG}
+  - pin: {map: m, path: p}
+  - get_by_id: {map: m}
+"#;
+
+    #[test]
+    fn a_case_with_every_kind_of_step_parses() {
+        let case = parse_case(Path::new("t.yaml"), "t", CASE).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(case.maps.len(), 4);
+        assert_eq!(case.maps[1].inner, Some(0));
+        assert_eq!(case.maps[1].kernel_name.as_deref(), Some("outer_map"));
+        assert_eq!(case.maps[2].map_flags, 1 | 64);
+        assert_eq!(case.steps.len(), 12);
+        let described: Vec<String> = case.steps.iter().map(|s| s.op.describe(&case.maps)).collect();
+        assert_eq!(described[1], "update m key=1 value=percpu[1,2] flags=exist|lock");
+        assert_eq!(described[5], "update outer key=0 value=fd(inner)");
+        assert_eq!(described[8], "prog[b] lookup_percpu key=1 cpu=1 on m");
+        assert_eq!(case.steps[9].expect, Some(Expect::Ret { ret: -7, value: None }));
+        assert!(matches!(case.steps[1].op, Op::Update { flags: 6, .. }));
+        assert!(matches!(case.steps[6].op, Op::LookupBatch { batch: 2, .. }));
+    }
+
+    #[test]
+    fn all_errors_of_a_file_are_reported_not_just_the_first() {
+        let text = "about: x\nsource: y\nmaps:\n  m: {type: hash, key_size: 4, value_size: 8, max_entries: 1}\n\
+                    steps:\n  - lookup: {map: n, key: 1}\n  - delete: {map: m, key: {hex: '01'}}\n";
+        let errors = parse_case(Path::new("t.yaml"), "t", text).unwrap_err();
+        let lines: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0].0, 6);
+        assert_eq!(lines[1], (7, "key for map `m`: hex bytes are 1 bytes long, the map expects 4"));
+    }
+}
