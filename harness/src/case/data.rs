@@ -63,7 +63,9 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// Little- or big-endian bytes of `value` at `width`, or why it does not fit.
 fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, String> {
     let bits = 8 * width as u32;
-    let fits = if width >= 16 {
+    let fits = if width == 0 {
+        value == 0
+    } else if width >= 16 {
         true
     } else {
         let max = (1i128 << bits) - 1;
@@ -324,6 +326,9 @@ mod tests {
         assert_eq!(Datum::Int(5).encode(20, &NoFds).unwrap()[..2], [5, 0]);
         assert_eq!(Datum::Int(-1).encode(20, &NoFds).unwrap(), vec![0xff; 20]);
         assert_eq!(Datum::Int(256).encode(1, &NoFds).unwrap_err(), "256 does not fit in 1 bytes");
+        // key_size 0 (queues, stacks): only 0 fits, and it is no bytes at all.
+        assert_eq!(Datum::Int(0).encode(0, &NoFds).unwrap(), Vec::<u8>::new());
+        assert_eq!(Datum::Int(1).encode(0, &NoFds).unwrap_err(), "1 does not fit in 0 bytes");
     }
 
     #[test]

@@ -10,10 +10,13 @@ use crate::outcome::{sort_entries, Entry, Outcome, Shown};
 pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, r: &Runner) -> Result<(), String> {
     let expected = match expect {
         Expect::Ok => {
-            return match observed {
-                Outcome::Errno(_) | Outcome::NotRun(_) => Err(format!("expected ok, observed {observed}")),
-                _ => Ok(()),
-            }
+            // `ok`: the kernel reported no error, whatever it returned.
+            let failed = match observed {
+                Outcome::Errno(_) | Outcome::NotRun(_) | Outcome::LoadFailed(_) | Outcome::RunFailed(_) => true,
+                Outcome::Prog { ret, .. } => ret.0 < 0,
+                _ => false,
+            };
+            return if failed { Err(format!("expected ok, observed {observed}")) } else { Ok(()) };
         }
         Expect::Errno(e) => Outcome::Errno(e.clone()),
         Expect::Value(v) => Outcome::Value(show_value(r, def, v)?),
@@ -32,7 +35,7 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
             };
             let expected_value = match value {
                 // Programs see one CPU's value (or a ring buffer record of any size).
-                Some(v) if def.map_type == 27 => Some(Shown::from_bytes(&v.encode_natural(&r.maps)?)),
+                Some(v) if def.map_type == 27 => Some(super::show_record(&v.encode_natural(&r.maps)?)),
                 Some(v) => Some(Shown::from_bytes(&v.encode(def.value_size as usize, &r.maps)?)),
                 None => None,
             };

@@ -447,10 +447,11 @@ impl Runner<'_> {
             ProgCall::LookupPercpu { key: k, cpu } => ProgOp::LookupPercpu { key: key(k)?, cpu: *cpu },
         };
         let programs = self.programs.entry(program.to_string()).or_default();
+        let ringbuf = def.map_type == 27;
         match programs.run(&map_ref(def, fd), &op) {
             Ok(out) => Ok(Outcome::Prog {
                 ret: Ret(out.ret),
-                value: out.data.map(|d| Shown::from_bytes(&d)),
+                value: out.data.map(|d| if ringbuf { show_record(&d) } else { Shown::from_bytes(&d) }),
                 sum: out.sum,
             }),
             Err(e) => prog_error(e),
@@ -540,6 +541,11 @@ pub(crate) fn show_key(def: &MapDef, bytes: &[u8]) -> Shown {
     } else {
         Shown::from_bytes(bytes)
     }
+}
+
+/// Ring buffer records are byte strings of any length: always hex, even at 8 bytes.
+pub(crate) fn show_record(bytes: &[u8]) -> Shown {
+    Shown::Hex { hex: crate::case::data::to_hex(bytes) }
 }
 
 fn map_ref<'a>(def: &MapDef, fd: BorrowedFd<'a>) -> MapRef<'a> {
