@@ -47,7 +47,8 @@ pub struct CreateAttr<'a> {
     pub value_size: u32,
     pub max_entries: u32,
     pub map_flags: u32,
-    pub inner_map_fd: Option<BorrowedFd<'a>>,
+    /// Raw, so a case can also pass an invalid fd (-1) on purpose.
+    pub inner_map_fd: Option<u32>,
     pub numa_node: u32,
     pub name: Option<&'a str>,
     pub map_extra: u64,
@@ -62,7 +63,7 @@ pub fn map_create(a: &CreateAttr) -> io::Result<OwnedFd> {
     u.value_size = a.value_size;
     u.max_entries = a.max_entries;
     u.map_flags = a.map_flags;
-    u.inner_map_fd = a.inner_map_fd.map_or(0, |fd| fd.as_raw_fd() as u32);
+    u.inner_map_fd = a.inner_map_fd.unwrap_or(0);
     u.numa_node = a.numa_node;
     u.map_extra = a.map_extra;
     if let Some(name) = a.name {
@@ -95,8 +96,8 @@ pub fn map_lookup(fd: BorrowedFd, key: Option<&[u8]>, value: &mut [u8], flags: u
     elem(bpf_cmd::BPF_MAP_LOOKUP_ELEM, fd, key, value.as_mut_ptr() as u64, flags)
 }
 
-pub fn map_delete(fd: BorrowedFd, key: &[u8]) -> io::Result<()> {
-    elem(bpf_cmd::BPF_MAP_DELETE_ELEM, fd, Some(key), 0, 0)
+pub fn map_delete(fd: BorrowedFd, key: Option<&[u8]>) -> io::Result<()> {
+    elem(bpf_cmd::BPF_MAP_DELETE_ELEM, fd, key, 0, 0)
 }
 
 pub fn map_lookup_and_delete(fd: BorrowedFd, key: Option<&[u8]>, value: &mut [u8], flags: u64) -> io::Result<()> {

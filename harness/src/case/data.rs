@@ -254,10 +254,11 @@ impl<'de> Deserialize<'de> for Datum {
                         }
                         Datum::PerCpu(values)
                     }
-                    "map_fd" => Datum::MapFd(map.next_value::<String>()?),
+                    // `{map: NAME}` is how results show a map-in-map value; accepted as input too.
+                    "map_fd" | "map" => Datum::MapFd(map.next_value::<String>()?),
                     other => {
                         return Err(de::Error::custom(format!(
-                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd"
+                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map"
                         )))
                     }
                 };

@@ -59,7 +59,8 @@ pub enum Op {
     Create { map: usize },
     Update { map: usize, key: Datum, value: Datum, flags: u64 },
     Lookup { map: usize, key: Datum, flags: u64 },
-    Delete { map: usize, key: Datum },
+    /// `key: None` passes a NULL key (maps without keys).
+    Delete { map: usize, key: Option<Datum> },
     GetNextKey { map: usize, key: Option<Datum> },
     LookupAndDelete { map: usize, key: Option<Datum>, flags: u64 },
     /// Queue/stack/bloom filter: update with a NULL key.
@@ -169,7 +170,8 @@ impl Op {
             Op::Create { .. } => format!("create {m}"),
             Op::Update { key, value, flags: f, .. } => format!("update {m} key={key} value={value}{}", flags(f)),
             Op::Lookup { key, flags: f, .. } => format!("lookup {m} key={key}{}", flags(f)),
-            Op::Delete { key, .. } => format!("delete {m} key={key}"),
+            Op::Delete { key: Some(key), .. } => format!("delete {m} key={key}"),
+            Op::Delete { key: None, .. } => format!("delete {m} key=NULL"),
             Op::GetNextKey { key: None, .. } => format!("get_next_key {m} from=NULL"),
             Op::GetNextKey { key: Some(k), .. } => format!("get_next_key {m} from={k}"),
             Op::LookupAndDelete { key: None, flags: f, .. } => format!("lookup_and_delete {m} key=NULL{}", flags(f)),

@@ -185,7 +185,7 @@ fn arg_rules(kind: &str) -> Option<(&'static [&'static str], &'static [&'static 
     Some(match kind {
         "update" => (&["key", "value"], &["key", "value", "flags"]),
         "lookup" => (&["key"], &["key", "flags"]),
-        "delete" => (&["key"], &["key"]),
+        "delete" => (&[], &["key"]),
         "get_next_key" => (&[], &["key"]),
         "lookup_and_delete" => (&[], &["key", "flags"]),
         "push" => (&["value"], &["value", "flags"]),
@@ -568,7 +568,7 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     Some(match rule_name.as_str() {
         "update" => Op::Update { map, key: key?, value: value?, flags },
         "lookup" => Op::Lookup { map, key: key?, flags },
-        "delete" => Op::Delete { map, key: key? },
+        "delete" => Op::Delete { map, key },
         "get_next_key" => Op::GetNextKey { map, key },
         "lookup_and_delete" => Op::LookupAndDelete { map, key, flags },
         "push" => Op::Push { map, value: value?, flags },

@@ -191,9 +191,9 @@ impl Runner<'_> {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
             // show which of the case's maps it is instead.
             let id = u32::from_le_bytes(bytes.try_into().unwrap_or_default());
-            let name = self.maps.fds.iter().zip(self.case.maps.iter()).find_map(|(fd, d)| {
-                let info = sys::map_info(fd.as_ref()?.as_fd()).ok()?;
-                (info.id == id).then(|| d.name.clone())
+            // By remembered id, so a map the case closed but an outer map holds keeps its name.
+            let name = self.ids.iter().zip(self.case.maps.iter()).find_map(|(known, d)| {
+                (*known == Some(id)).then(|| d.name.clone())
             });
             return Shown::Map { map: name.unwrap_or_else(|| "(a map outside the case)".into()) };
         }
@@ -212,9 +212,12 @@ impl Runner<'_> {
         }
         let inner_fd = match def.inner {
             Some(i) => match &self.maps.fds[i] {
-                Some(fd) => Some(fd.as_fd()),
+                Some(fd) => Some(fd.as_raw_fd() as u32),
                 None => return Outcome::NotRun(format!("inner map {} does not exist", self.def(i).name)),
             },
+            // A map-in-map without `inner` gets fd -1 (EBADF): 0 would be whatever the
+            // process has as fd 0, which differs between host and guest.
+            None if def.is_map_in_map() => Some(u32::MAX),
             None => None,
         };
         let attr = CreateAttr {
@@ -304,8 +307,8 @@ impl Runner<'_> {
                 }
             }
             Op::Delete { key, .. } => {
-                let k = self.encode_key(&def, key)?;
-                status(sys::map_delete(fd, &k))
+                let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
+                status(sys::map_delete(fd, k.as_deref()))
             }
             Op::GetNextKey { key, .. } => {
                 let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
