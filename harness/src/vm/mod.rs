@@ -354,7 +354,15 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
 
     emit(events, VmEvent::Booting { id: req.kernel.id.clone() });
     let t0 = Instant::now();
-    let expr = duct::cmd(&vng, &args).stdin_null().stderr_to_stdout().unchecked().dir("/");
+    // vng starts `virtme-run` through PATH: put vng's own bin dir first
+    let mut path = vec![vng.parent().unwrap_or(Path::new("/")).to_path_buf()];
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let expr = duct::cmd(&vng, &args)
+        .env("PATH", std::env::join_paths(path)?)
+        .stdin_null()
+        .stderr_to_stdout()
+        .unchecked()
+        .dir("/");
     let res = run_limited(expr, req.deadline, console::crash_line);
     let wall = t0.elapsed();
     let (console, end) = match res {
