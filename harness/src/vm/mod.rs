@@ -235,6 +235,11 @@ enum RunEnd {
 /// the group is left when this returns (checked).
 fn run_limited(expr: duct::Expression, limit: Duration, stop: impl Fn(&str) -> bool) -> Result<(String, RunEnd)> {
     use std::os::unix::process::CommandExt;
+    // Orphans of the group (QEMU, once vng is killed) become our children, so that we can
+    // reap them: otherwise they linger as zombies until init gets to them.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+    }
     let expr = expr.before_spawn(|cmd| {
         cmd.process_group(0);
         // if this thread's process dies, take vng down too (QEMU then loses its console)
@@ -298,6 +303,7 @@ fn run_limited(expr: duct::Expression, limit: Duration, stop: impl Fn(&str) -> b
     };
     // the group may outlive its leader (QEMU is vng's grandchild): make sure it is gone
     kill_group(pgid);
+    reap_group(pgid);
     Ok((log, end.unwrap_or(RunEnd::Exited(status))))
 }
 
@@ -319,8 +325,25 @@ fn kill_group(pgid: libc::pid_t) {
     eprintln!("warning: process group {pgid} still has processes after SIGKILL: {:?}", group_members(pgid));
 }
 
+/// Reaps the zombies of group `pgid` that were reparented to us (we are a subreaper), and
+/// waits (up to 10 s) until no process of the group, zombie or not, is left.
+fn reap_group(pgid: libc::pid_t) {
+    let t0 = Instant::now();
+    loop {
+        unsafe { while libc::waitpid(-pgid, std::ptr::null_mut(), libc::WNOHANG) > 0 {} }
+        if group_members_all(pgid, true).is_empty() || t0.elapsed() > Duration::from_secs(10) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Live (non-zombie) processes of group `pgid`, from /proc.
 fn group_members(pgid: libc::pid_t) -> Vec<i32> {
+    group_members_all(pgid, false)
+}
+
+fn group_members_all(pgid: libc::pid_t, zombies: bool) -> Vec<i32> {
     let mut out = vec![];
     let Ok(rd) = std::fs::read_dir("/proc") else { return out };
     for e in rd.flatten() {
@@ -329,7 +352,7 @@ fn group_members(pgid: libc::pid_t) -> Vec<i32> {
         // fields after the ")" : state ppid pgrp …
         let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
         let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" {
+        if f.len() > 2 && f[2] == pgid.to_string() && (zombies || f[0] != "Z") {
             out.push(pid);
         }
     }
@@ -481,6 +504,8 @@ mod tests {
         assert_eq!(end, RunEnd::TimedOut);
         assert!(log.contains("started"));
         assert!(t0.elapsed() < Duration::from_secs(8));
+        let out = std::process::Command::new("pgrep").args(["-f", "^sleep 300$"]).output().unwrap();
+        assert!(out.stdout.is_empty(), "left behind: {}", String::from_utf8_lossy(&out.stdout));
         let expr = duct::cmd!("sh", "-c", "echo a; echo 'Kernel panic - not syncing: x'; sleep 300").unchecked();
         let (_, end) = run_limited(expr, Duration::from_secs(30), console::crash_line).unwrap();
         assert_eq!(end, RunEnd::Matched);
