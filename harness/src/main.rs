@@ -57,9 +57,9 @@ enum VmCmd {
         /// Seconds before the VM is killed.
         #[arg(long, default_value_t = 300)]
         deadline: u64,
-        /// Boots at once.
-        #[arg(long, short, default_value_t = 1)]
-        jobs: usize,
+        /// Boots at once (default: host CPUs / guest vCPUs).
+        #[arg(long, short)]
+        jobs: Option<usize>,
         /// Results directory (shared with the guest as $MAPCONFORM_RWDIR).
         #[arg(long, default_value = "target/vm-results")]
         rwdir: PathBuf,
@@ -70,6 +70,7 @@ enum VmCmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    mapconform::vm::install_interrupt_handler();
     match Cli::parse().cmd {
         Cmd::Kernels { cmd: KernelsCmd::Fetch { ids, force } } => cli::fetch(&ids, force),
         Cmd::Kernels { cmd: KernelsCmd::List } => cli::list(),
@@ -80,7 +81,7 @@ fn main() -> anyhow::Result<()> {
                 cpus,
                 memory_mb,
                 deadline: Duration::from_secs(deadline),
-                jobs,
+                jobs: jobs.unwrap_or_else(|| mapconform::vm::default_jobs(cpus)),
                 rwdir: std::path::absolute(rwdir)?,
                 command,
             })

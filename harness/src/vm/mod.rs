@@ -230,6 +230,41 @@ enum RunEnd {
     TimedOut,
 }
 
+/// Process groups of the VMs running now, for [`install_interrupt_handler`].
+static ACTIVE_GROUPS: [std::sync::atomic::AtomicI32; 64] = [const { std::sync::atomic::AtomicI32::new(0) }; 64];
+
+fn register_group(pgid: i32) -> Option<usize> {
+    use std::sync::atomic::Ordering::SeqCst;
+    (0..ACTIVE_GROUPS.len()).find(|&i| ACTIVE_GROUPS[i].compare_exchange(0, pgid, SeqCst, SeqCst).is_ok())
+}
+
+extern "C" fn on_interrupt(sig: libc::c_int) {
+    for g in &ACTIVE_GROUPS {
+        let pgid = g.load(std::sync::atomic::Ordering::SeqCst);
+        if pgid > 0 {
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+    unsafe { libc::_exit(128 + sig) };
+}
+
+/// Makes SIGINT/SIGTERM/SIGHUP kill every running VM's process group before the process
+/// exits. VMs run in process groups of their own, so a Ctrl-C on the terminal does not reach
+/// them; without this handler an interrupted harness would leave QEMU running. Call it once
+/// from `main` of a program that boots VMs.
+pub fn install_interrupt_handler() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        unsafe { libc::signal(sig, on_interrupt as *const () as libc::sighandler_t) };
+    }
+}
+
+/// Guest-count default for parallel boots: host CPUs / guest vCPUs (at least 1), so that the
+/// guests' vCPUs do not outnumber the host's cores.
+pub fn default_jobs(cpus_per_guest: u32) -> usize {
+    let host = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    (host / cpus_per_guest.max(1) as usize).max(1)
+}
+
 /// Runs `expr` in its own process group, streaming its output; kills the whole group at the
 /// deadline or when `stop(line)` holds. Returns the output and how it ended. No process of
 /// the group is left when this returns (checked).
@@ -253,6 +288,7 @@ fn run_limited(expr: duct::Expression, limit: Duration, stop: impl Fn(&str) -> b
     });
     let reader = Arc::new(expr.reader().context("starting process")?);
     let pgid = *reader.pids().first().context("no pid")? as libc::pid_t;
+    let slot = register_group(pgid);
     let (tx, rx) = mpsc::channel::<String>();
     let r2 = reader.clone();
     let pump = std::thread::spawn(move || {
@@ -304,6 +340,9 @@ fn run_limited(expr: duct::Expression, limit: Duration, stop: impl Fn(&str) -> b
     // the group may outlive its leader (QEMU is vng's grandchild): make sure it is gone
     kill_group(pgid);
     reap_group(pgid);
+    if let Some(i) = slot {
+        ACTIVE_GROUPS[i].store(0, std::sync::atomic::Ordering::SeqCst);
+    }
     Ok((log, end.unwrap_or(RunEnd::Exited(status))))
 }
 
