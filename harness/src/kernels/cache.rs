@@ -179,7 +179,7 @@ impl Cache {
                 out.push(k);
             }
         }
-        out.sort_by(|a, b| version_key(&a.record.id).cmp(&version_key(&b.record.id)));
+        out.sort_by_key(|k| version_key(&k.record.id));
         Ok(out)
     }
 
