@@ -4,10 +4,15 @@
 //! did), [`snapshot`] (where results are kept), [`report`] (rendering).
 //! Parts that talk to a kernel: [`bpf`] (raw bpf(2)), [`exec`] (runs a case's steps),
 //! [`prog`] (XDP programs run through BPF_PROG_TEST_RUN or real traffic).
+//! Infrastructure: [`kernels`] (the kernel matrix and cache), [`vm`] (booting with
+//! virtme-ng), [`matrix`] (every case on every kernel: one boot per kernel).
 pub mod bpf;
 pub mod case;
 pub mod exec;
+pub mod kernels;
+pub mod matrix;
 pub mod outcome;
 pub mod prog;
 pub mod report;
 pub mod snapshot;
+pub mod vm;

@@ -2,10 +2,14 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use mapconform::case::{load_library, Library};
+use mapconform::kernels::{self, Cache};
+use mapconform::matrix::{self, KernelRun, Options, Target};
 use mapconform::outcome::RunReport;
-use mapconform::{exec, report};
-use std::path::{Path, PathBuf};
+use mapconform::{exec, report, vm};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "mapconform", version, about = "Conformance suite for Linux eBPF maps across kernel versions")]
@@ -21,17 +25,60 @@ enum Command {
         /// Case files or folders (default: the repository's `cases/`).
         paths: Vec<PathBuf>,
     },
-    /// Run cases and print what the kernel did.
+    /// Run cases on this kernel (`--host`) or in VMs (`--kernel`, `--matrix`) and print
+    /// what each kernel did.
     Run {
         /// Run on the kernel this command runs on (needs root or CAP_BPF).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["kernel", "matrix"])]
         host: bool,
+        /// Boot these kernels: matrix ids (from the cache) or paths to a bzImage, vmlinux or
+        /// built kernel tree. Comma separated or repeated.
+        #[arg(long, value_delimiter = ',')]
+        kernel: Vec<String>,
+        /// Boot every kernel of the matrix and print a cases × kernels summary.
+        #[arg(long)]
+        matrix: bool,
+        /// Compare each kernel's results with the committed snapshots of this matrix kernel
+        /// (default for matrix kernels: their own snapshots).
+        #[arg(long)]
+        compare_to: Option<String>,
         /// Only cases whose id contains this text.
         filter: Option<String>,
         #[arg(long)]
         cases: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// kvm or tcg (default: use KVM only where it really works).
+        #[arg(long)]
+        accel: Option<vm::Accel>,
+        /// Boots at once (default: host CPUs / 2 guest vCPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Seconds before a VM is killed.
+        #[arg(long)]
+        deadline: Option<u64>,
+    },
+    /// The kernel matrix and the kernel cache.
+    Kernels {
+        #[command(subcommand)]
+        command: KernelsCommand,
+    },
+    /// Boot kernels and run an arbitrary command in each (debugging).
+    Vm {
+        /// Kernel id(s) (comma separated) or path(s).
+        #[arg(value_delimiter = ',', required = true)]
+        kernels: Vec<String>,
+        #[arg(long)]
+        accel: Option<vm::Accel>,
+        #[arg(long, default_value_t = 300)]
+        deadline: u64,
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Results directory (shared with the guest as $MAPCONFORM_RWDIR).
+        #[arg(long, default_value = "target/vm-results")]
+        rwdir: PathBuf,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Inside a guest: run cases and write the JSON run report (the runner contract).
     #[command(hide = true)]
@@ -44,6 +91,19 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum KernelsCommand {
+    /// Download matrix kernels (all, or the given ids) into the cache.
+    Fetch {
+        ids: Vec<String>,
+        /// Fetch again even if the cached version is current.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the cached kernels.
+    List,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Text,
@@ -52,6 +112,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    vm::install_interrupt_handler();
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
@@ -69,7 +130,7 @@ fn default_cases() -> PathBuf {
     if here.is_dir() {
         return here;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases")
+    kernels::repo_root().join("cases")
 }
 
 fn load(paths: &[PathBuf]) -> Result<Library> {
@@ -90,6 +151,10 @@ fn print_broken(lib: &Library) {
     }
 }
 
+fn selected(lib: Library, filter: &Option<String>) -> Vec<mapconform::case::Case> {
+    lib.cases.into_iter().filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f))).collect()
+}
+
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Check { paths } => {
@@ -99,31 +164,87 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             println!("{} cases valid, {} files with errors", lib.cases.len(), lib.broken.len());
             Ok(if lib.broken.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Run { host, filter, cases, format } => {
-            if !host {
-                bail!("say where to run: `--host` runs on this kernel");
-            }
+        Command::Run { host: true, filter, cases, format, .. } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
             print_broken(&lib);
-            let selected: Vec<_> =
-                lib.cases.into_iter().filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f))).collect();
-            if selected.is_empty() {
+            let broken = lib.broken.len();
+            let cases = selected(lib, &filter);
+            if cases.is_empty() {
                 bail!("no case matches {:?}", filter.unwrap_or_default());
             }
-            let run = exec::run_all(&selected).context("reading the kernel's CPU layout")?;
-            match format {
-                Format::Text => print!("{}", report::text(&run)),
-                Format::Yaml => print!("{}", serde_saphyr::to_string(&run)?),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&run)?),
-            }
-            let failed = run.cases.iter().filter(|c| !c.passed()).count() + lib.broken.len();
+            let run = exec::run_all(&cases).context("reading the kernel's CPU layout")?;
+            print_run(&run, format)?;
+            let failed = run.cases.iter().filter(|c| !c.passed()).count() + broken;
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Run { kernel, matrix: all, compare_to, filter, cases, format, accel, jobs, deadline, .. } => {
+            if kernel.is_empty() && !all {
+                bail!("say where to run: `--host`, `--kernel ID|PATH` or `--matrix`");
+            }
+            let cases_dir = cases.unwrap_or_else(default_cases);
+            let lib = load(&[cases_dir.clone()])?;
+            print_broken(&lib);
+            let targets = if all { matrix::targets()? } else { resolve_targets(&kernel)? };
+            let mut opts = Options::new(std::env::current_exe()?, cases_dir);
+            opts.accel = accel;
+            opts.jobs = jobs.unwrap_or(opts.jobs);
+            opts.deadline = deadline.map(Duration::from_secs).or(opts.deadline);
+            let runs = boot_all(&targets, &opts);
+            let snapshots = kernels::repo_root().join("snapshots");
+            let mut failed = lib.broken.len();
+            for (id, run) in &runs {
+                match run {
+                    Ok(run) => {
+                        let mut run = run.clone();
+                        run.report.cases.retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
+                        if !all {
+                            print_run(&run.report, format)?;
+                        }
+                        let baseline = compare_to.clone().unwrap_or_else(|| id.clone());
+                        let diffs = report::compare(&run.report, &snapshots, &baseline);
+                        failed += run.report.cases.iter().filter(|c| !c.passed()).count();
+                        if compare_to.is_some() || all {
+                            failed += diffs.iter().filter(|d| d.differs()).count();
+                            print!("{}", report::comparison_text(id, &baseline, &diffs));
+                        }
+                    }
+                    Err(why) => {
+                        failed += 1;
+                        println!("{id}: did not run:\n{why}");
+                    }
+                }
+            }
+            if all {
+                print!("{}", report::matrix_table(&runs, &snapshots));
+            }
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Kernels { command: KernelsCommand::Fetch { ids, force } } => {
+            kernels::cli::fetch(&ids, force)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kernels { command: KernelsCommand::List } => {
+            kernels::cli::list()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vm { kernels, accel, deadline, jobs, rwdir, command } => {
+            kernels::cli::boot(&kernels::cli::BootArgs {
+                kernels,
+                accel,
+                cpus: vm::DEFAULT_CPUS,
+                memory_mb: vm::DEFAULT_MEMORY_MB,
+                deadline: Duration::from_secs(deadline),
+                jobs: jobs.unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
+                rwdir: std::path::absolute(rwdir)?,
+                command,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Guest { cases, out, filter } => {
+            // bpffs is not mounted in a vng guest: pins and program binding need it.
+            mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
             let lib = load(&[cases])?;
-            let selected: Vec<_> =
-                lib.cases.into_iter().filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f))).collect();
-            let run: RunReport = exec::run_all(&selected)?;
+            let run: RunReport = exec::run_all(&selected(lib, &filter))?;
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
             let tmp = out.with_extension("partial");
@@ -132,4 +253,35 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--kernel` specs: cached matrix ids or paths.
+fn resolve_targets(specs: &[String]) -> Result<Vec<Target>> {
+    let cache = Cache::from_env()?;
+    Ok(specs
+        .iter()
+        .map(|spec| Target { id: spec.clone(), kernel: cache.resolve(spec).map_err(|e| format!("{e:#}")) })
+        .collect())
+}
+
+/// Boot every target (progress on stderr), results in target order.
+fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun, String>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let printer = std::thread::spawn(move || vm::events::print_events(rx));
+    let results = Mutex::new(Vec::new());
+    matrix::run_many(targets, opts, Some(&tx), |id, run| results.lock().unwrap().push((id.to_string(), run)));
+    drop(tx);
+    let _ = printer.join();
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(id, _)| targets.iter().position(|t| &t.id == id));
+    results
+}
+
+fn print_run(run: &RunReport, format: Format) -> Result<()> {
+    match format {
+        Format::Text => print!("{}", report::text(run)),
+        Format::Yaml => print!("{}", serde_saphyr::to_string(run)?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(run)?),
+    }
+    Ok(())
 }

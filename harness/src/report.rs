@@ -29,3 +29,139 @@ pub fn case_text(case: &CaseResult) -> String {
     }
     out
 }
+
+/// How a kernel's result for one case compares with a committed snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comparison {
+    Same,
+    /// A unified diff, snapshot (`-`) to observed (`+`).
+    Differs(String),
+    NoSnapshot,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseComparison {
+    pub case: String,
+    pub comparison: Comparison,
+}
+
+impl CaseComparison {
+    pub fn differs(&self) -> bool {
+        self.comparison != Comparison::Same
+    }
+}
+
+/// Compare each case of `run` with the snapshot of the same case on kernel `baseline`.
+pub fn compare(run: &RunReport, snapshots: &std::path::Path, baseline: &str) -> Vec<CaseComparison> {
+    run.cases
+        .iter()
+        .map(|case| {
+            let observed = case.snapshot_body();
+            let comparison = match crate::snapshot::read_body(snapshots, baseline, &case.case) {
+                None => Comparison::NoSnapshot,
+                Some(expected) if expected.trim_end() == observed.trim_end() => Comparison::Same,
+                Some(expected) => Comparison::Differs(
+                    similar::TextDiff::from_lines(expected.trim_end(), observed.trim_end())
+                        .unified_diff()
+                        .context_radius(2)
+                        .header(&format!("snapshots/{baseline}"), "observed")
+                        .to_string(),
+                ),
+            };
+            CaseComparison { case: case.case.clone(), comparison }
+        })
+        .collect()
+}
+
+/// The cases that differ from the baseline's snapshots, with their diffs.
+pub fn comparison_text(kernel: &str, baseline: &str, comparisons: &[CaseComparison]) -> String {
+    let mut out = String::new();
+    let same = comparisons.iter().filter(|c| !c.differs()).count();
+    let _ = writeln!(out, "\n{kernel} compared with snapshots/{baseline}: {same} same, {} differ", comparisons.len() - same);
+    for c in comparisons {
+        match &c.comparison {
+            Comparison::Same => {}
+            Comparison::NoSnapshot => {
+                let _ = writeln!(out, "  {}: no snapshot", c.case);
+            }
+            Comparison::Differs(diff) => {
+                let _ = writeln!(out, "  {}:", c.case);
+                for line in diff.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A cases × kernels table. Each cell is a behaviour class: kernels with the same letter
+/// in a row did exactly the same thing, so a change of letter is a change of behaviour.
+/// Marks: `*` differs from that kernel's snapshot, `?` no snapshot, `!` an `expect:` failed,
+/// `-` the kernel did not run.
+pub fn matrix_table(
+    runs: &[(String, Result<crate::matrix::KernelRun, String>)],
+    snapshots: &std::path::Path,
+) -> String {
+    let mut case_ids: Vec<&str> = Vec::new();
+    for (_, run) in runs {
+        if let Ok(run) = run {
+            for c in &run.report.cases {
+                if !case_ids.contains(&c.case.as_str()) {
+                    case_ids.push(&c.case);
+                }
+            }
+        }
+    }
+    let width = case_ids.iter().map(|c| c.len()).max().unwrap_or(4).max(4);
+    let mut out = format!("\n{:<width$}", "case");
+    for (id, _) in runs {
+        let _ = write!(out, "  {id:<6}");
+    }
+    out.push('\n');
+    let (mut changed, mut unsure) = (0, 0);
+    for case in &case_ids {
+        let mut classes: Vec<String> = Vec::new();
+        let mut row = format!("{case:<width$}");
+        for (id, run) in runs {
+            let cell = match run {
+                Err(_) => "-".to_string(),
+                Ok(run) => match run.report.cases.iter().find(|c| c.case == *case) {
+                    None => "-".to_string(),
+                    Some(result) => {
+                        let body = result.snapshot_body();
+                        let class = classes.iter().position(|b| *b == body).unwrap_or_else(|| {
+                            classes.push(body.clone());
+                            classes.len() - 1
+                        });
+                        let mut cell = ((b'A' + (class as u8 % 26)) as char).to_string();
+                        match crate::snapshot::read_body(snapshots, id, case) {
+                            None => cell.push('?'),
+                            Some(snap) if snap.trim_end() != body.trim_end() => cell.push('*'),
+                            Some(_) => {}
+                        }
+                        if !result.passed() {
+                            cell.push('!');
+                        }
+                        if cell.len() > 1 {
+                            unsure += 1;
+                        }
+                        cell
+                    }
+                },
+            };
+            let _ = write!(row, "  {cell:<6}");
+        }
+        if classes.len() > 1 {
+            changed += 1;
+        }
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\n{} cases; {changed} behave differently across kernels; {unsure} cells differ from their snapshot or failed an expectation",
+        case_ids.len()
+    );
+    out
+}

@@ -46,7 +46,7 @@ fn main() {
     let cases_dir = root.join("cases");
     let snapshots = root.join("snapshots");
     let library = load_library(&cases_dir).expect("reading cases/");
-    let targets = matrix::targets(&root).expect("reading kernels/matrix.yaml");
+    let targets = matrix::targets().expect("reading kernels/matrix.yaml and the kernel cache");
 
     let mut trials = Vec::new();
     let mut slots: HashMap<String, Arc<Slot>> = HashMap::new();
@@ -73,16 +73,21 @@ fn main() {
         slots.insert(target.id.clone(), slot);
     }
 
-    // Boots run beside the trials; each trial waits for its kernel only.
+    // Boots run beside the trials; each trial waits for its kernel only. Progress (which
+    // accelerator, each boot and its time) goes to stderr.
     let booter = {
         let slots = slots.clone();
-        let cases_dir = cases_dir.clone();
+        let opts = matrix::Options::new(PathBuf::from(env!("CARGO_BIN_EXE_mapconform")), cases_dir.clone());
         std::thread::spawn(move || {
-            matrix::run_many(&to_boot, &cases_dir, |id, result| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let printer = std::thread::spawn(move || mapconform::vm::events::print_events(rx));
+            matrix::run_many(&to_boot, &opts, Some(&tx), |id, result| {
                 let slot = &slots[id];
                 *slot.result.lock().unwrap() = Some(result);
                 slot.ready.notify_all();
-            })
+            });
+            drop(tx);
+            let _ = printer.join();
         })
     };
 
@@ -92,13 +97,18 @@ fn main() {
 }
 
 fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Result<(), Failed> {
-    let guard = slot.wait();
-    let run = match guard.as_ref().unwrap() {
-        Ok(run) => run,
-        Err(why) => return Err(format!("kernel {kernel} did not run the cases:\n{why}").into()),
-    };
-    let Some(result) = run.report.cases.iter().find(|c| c.case == case.id) else {
-        return Err(format!("the guest on {kernel} reported no result for {}", case.id).into());
+    // Copy what this trial needs and let go of the lock before asserting: a failed
+    // assertion panics, and must not poison the slot for the kernel's other trials.
+    let (result, header) = {
+        let guard = slot.wait();
+        let run = match guard.as_ref().expect("wait returns a filled slot") {
+            Ok(run) => run,
+            Err(why) => return Err(format!("kernel {kernel} did not run the cases:\n{why}").into()),
+        };
+        let Some(result) = run.report.cases.iter().find(|c| c.case == case.id) else {
+            return Err(format!("the guest on {kernel} reported no result for {}", case.id).into());
+        };
+        (result.clone(), run.header())
     };
 
     let (dir, name) = snapshot::location(snapshots, kernel, &case.id);
@@ -107,12 +117,12 @@ fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Resul
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_description(case.about.clone());
-    settings.set_info(&run.header());
+    settings.set_info(&header);
     settings.bind(|| insta::assert_snapshot!(name, result.snapshot_body()));
 
     if result.passed() {
         Ok(())
     } else {
-        Err(report::case_text(result).into())
+        Err(report::case_text(&result).into())
     }
 }

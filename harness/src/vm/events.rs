@@ -1,0 +1,57 @@
+//! Progress of fetches and boots as typed events over an mpsc channel; a separate consumer
+//! (e.g. [`print_events`]) shows them.
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
+
+use super::{Accel, Outcome};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VmEvent {
+    /// Resolving and downloading a kernel.
+    Fetching { id: String, packages: Vec<String> },
+    Fetched { id: String, version: String, download_bytes: u64, cache_bytes: u64, wall: Duration },
+    UpToDate { id: String, version: String },
+    FetchFailed { id: String, error: String },
+    /// Which accelerator boots use, and why.
+    Accel { accel: Accel, reason: String },
+    Booting { id: String },
+    Booted { id: String, wall: Duration, outcome: Outcome },
+    Failed { id: String, error: String },
+}
+
+/// Where events go; `None` drops them.
+pub type Events<'a> = Option<&'a Sender<VmEvent>>;
+
+pub(crate) fn emit(events: Events, ev: VmEvent) {
+    if let Some(tx) = events {
+        let _ = tx.send(ev);
+    }
+}
+
+/// One human-readable line per event.
+pub fn describe(ev: &VmEvent) -> String {
+    let mb = |b: &u64| format!("{:.1} MB", *b as f64 / 1e6);
+    match ev {
+        VmEvent::Fetching { id, packages } => format!("[{id}] fetching {}", packages.join(" ")),
+        VmEvent::Fetched { id, version, download_bytes, cache_bytes, wall } => format!(
+            "[{id}] fetched {version}: downloaded {}, cached {}, {:.1}s",
+            mb(download_bytes),
+            mb(cache_bytes),
+            wall.as_secs_f64()
+        ),
+        VmEvent::UpToDate { id, version } => format!("[{id}] up to date ({version})"),
+        VmEvent::FetchFailed { id, error } => format!("[{id}] FETCH FAILED: {error}"),
+        VmEvent::Accel { accel, reason } => format!("accelerator: {accel:?} ({reason})"),
+        VmEvent::Booting { id } => format!("[{id}] booting"),
+        VmEvent::Booted { id, wall, outcome } => format!("[{id}] {outcome:?} after {:.1}s", wall.as_secs_f64()),
+        VmEvent::Failed { id, error } => format!("[{id}] FAILED: {error}"),
+    }
+}
+
+/// Prints events to stderr until every sender is gone.
+pub fn print_events(rx: Receiver<VmEvent>) {
+    for ev in rx {
+        eprintln!("{}", describe(&ev));
+    }
+}
