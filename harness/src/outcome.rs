@@ -62,9 +62,28 @@ pub fn sort_entries(entries: &mut [Entry]) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ret(pub i64);
 
+impl Ret {
+    /// The errno of a negative error that reached the program zero-extended from 32 bits
+    /// (`0x00000000ffffffef` for -EEXIST). Kernels before 6.4 return map-op helper results
+    /// this way: the verifier calls `map->ops->map_update_elem()` (an `int` function)
+    /// directly, so the upper half of r0 is not sign-extended (fixed by "bpf: return long
+    /// from bpf_map_ops funcs", v6.4).
+    pub fn zero_extended_errno(self) -> Option<i64> {
+        let low = self.0 as u64;
+        (low >> 32 == 0 && low >= (1 << 32) - 4095).then(|| (1i64 << 32) - self.0)
+    }
+
+    /// Does this observed return equal `expected`, also where the kernel zero-extended it?
+    pub fn matches(self, expected: i64) -> bool {
+        self.0 == expected || (expected < 0 && self.zero_extended_errno() == Some(-expected))
+    }
+}
+
 impl std::fmt::Display for Ret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0 >= 0 {
+        if let Some(errno) = self.zero_extended_errno() {
+            write!(f, "-{} as u32", crate::case::names::errno_name(errno as i32))
+        } else if self.0 >= 0 {
             write!(f, "{}", self.0)
         } else {
             write!(f, "-{}", crate::case::names::errno_name((-self.0) as i32))
@@ -78,6 +97,10 @@ impl std::str::FromStr for Ret {
         if let Ok(n) = s.parse::<i64>() {
             return Ok(Ret(n));
         }
+        if let Some(negative) = s.strip_suffix(" as u32") {
+            let Ret(n) = negative.parse()?;
+            return Ok(Ret((n as i32) as u32 as i64));
+        }
         let name = s.strip_prefix('-').ok_or_else(|| format!("`{s}`: expected a number or -ERRNO such as -EEXIST"))?;
         if let Some(n) = name.strip_prefix("errno").and_then(|n| n.parse::<i64>().ok()) {
             return Ok(Ret(-n));
@@ -89,7 +112,7 @@ impl std::str::FromStr for Ret {
 
 impl Serialize for Ret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 >= 0 {
+        if self.0 >= 0 && self.zero_extended_errno().is_none() {
             s.serialize_i64(self.0)
         } else {
             s.serialize_str(&self.to_string())
@@ -317,6 +340,19 @@ mod tests {
         );
         let back: Vec<Outcome> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, outcomes);
+    }
+
+    #[test]
+    fn zero_extended_helper_errors_render_by_name_and_round_trip() {
+        let zext = Ret(0xffff_ffef); // -EEXIST as a 32-bit value in a 64-bit register
+        assert_eq!(zext.to_string(), "-EEXIST as u32");
+        assert_eq!("-EEXIST as u32".parse::<Ret>().unwrap(), zext);
+        assert!(zext.matches(-17) && Ret(-17).matches(-17));
+        assert!(!zext.matches(-2) && !Ret(4).matches(-4));
+        assert_eq!(Ret(1).zero_extended_errno(), None);
+        let json = serde_json::to_string(&Outcome::Prog { ret: zext, value: None, sum: None }).unwrap();
+        assert_eq!(json, r#"{"ret":"-EEXIST as u32"}"#);
+        assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), Outcome::Prog { ret: zext, value: None, sum: None });
     }
 
     #[test]

@@ -118,11 +118,25 @@ fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Resul
     settings.set_omit_expression(true);
     settings.set_description(case.about.clone());
     settings.set_info(&header);
-    settings.bind(|| insta::assert_snapshot!(name, result.snapshot_body()));
-
-    if result.passed() {
+    // Both checks always run: a broken invariant and a changed snapshot are reported together.
+    let snapshot = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name, result.snapshot_body()))
+    }));
+    let mut problems = Vec::new();
+    if !result.passed() {
+        problems.push(format!("expectations failed on {kernel}:{}", report::case_text(&result)));
+    }
+    if let Err(panic) = snapshot {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        problems.push(format!("differs from snapshots/{kernel}/{}.snap (see the diff above): {why}", case.id));
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
-        Err(report::case_text(&result).into())
+        Err(problems.join("\n").into())
     }
 }

@@ -40,7 +40,9 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
                 None => None,
             };
             let value_ok = expected_value.is_none() || &expected_value == got_value;
-            return if got.0 == *ret && value_ok {
+            // A negative errno also matches its 32-bit zero-extended form: which of the two a
+            // kernel returns is recorded in the snapshot (see `Ret::zero_extended_errno`).
+            return if got.matches(*ret) && value_ok {
                 Ok(())
             } else {
                 Err(format!("{}: expected {expect}, observed {observed}", op.describe(&r.case.maps)))

@@ -37,6 +37,10 @@ pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
     // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
     // which key goes the same from run to run.
     pin_to_cpu0();
+    // Before 5.11 map memory is charged to RLIMIT_MEMLOCK (64 KiB by default): maps of earlier
+    // cases, freed asynchronously, would make later creations fail with EPERM. Every BPF
+    // loader (libbpf, aya, bpftool) lifts the limit the same way.
+    lift_memlock_limit();
     Ok(RunReport {
         kernel_release: kernel_release(),
         possible_cpus: env.possible_cpus,
@@ -53,6 +57,12 @@ pub fn kernel_release() -> String {
     }
     // SAFETY: release is NUL-terminated by the kernel.
     unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+fn lift_memlock_limit() {
+    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: setrlimit only reads the struct. Failure (not root) leaves the old limit.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
 }
 
 fn pin_to_cpu0() {
