@@ -8,6 +8,7 @@
 //! virtme-ng), [`matrix`] (every case on every kernel: one boot per kernel).
 pub mod bpf;
 pub mod case;
+pub mod coverage;
 pub mod exec;
 pub mod kernels;
 pub mod matrix;

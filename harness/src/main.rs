@@ -58,6 +58,11 @@ enum Command {
         #[arg(long)]
         deadline: Option<u64>,
     },
+    /// Print the coverage table: cases per map type and operation (Markdown).
+    Coverage {
+        #[arg(long)]
+        cases: Option<PathBuf>,
+    },
     /// The kernel matrix and the kernel cache.
     Kernels {
         #[command(subcommand)]
@@ -218,6 +223,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 print!("{}", report::matrix_table(&runs, &snapshots));
             }
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Coverage { cases } => {
+            let lib = load(&[cases.unwrap_or_else(default_cases)])?;
+            print_broken(&lib);
+            print!("{}", mapconform::coverage::markdown(&lib.cases));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Kernels { command: KernelsCommand::Fetch { ids, force } } => {
             kernels::cli::fetch(&ids, force)?;

@@ -55,3 +55,12 @@ fn the_case_library_is_valid() {
         assert!(!case.about.contains('\n'), "{}: `about` is one line", case.id);
     }
 }
+
+#[test]
+fn the_committed_coverage_table_is_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let lib = load_library(&root).unwrap();
+    let committed = std::fs::read_to_string(root.join("COVERAGE.md")).unwrap();
+    let table = mapconform::coverage::markdown(&lib.cases);
+    assert!(committed == table, "cases/COVERAGE.md is stale: run `mapconform coverage > cases/COVERAGE.md`");
+}
