@@ -46,11 +46,16 @@ pub(crate) fn one_line(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
-/// The line of a verifier log that says why the program was rejected: the last
-/// non-empty line that is not one of the verifier's closing statistics.
-/// Returns None for an empty log.
+/// The line of a verifier log that says why the program was rejected.
+///
+/// After a rejection the verifier still prints its statistics (`print_verification_stats()`):
+/// `processed N insns …` always, and, depending on the kernel, `verification time`,
+/// `stack depth`, per-subprogram lines (`subprog 0 (name) …`, 7.3) or `insns processed`
+/// (7.2). The reason is the last line before that block: the block is found by its anchor
+/// (the last `processed ` line) so that statistics lines a future kernel adds are skipped
+/// too, and known statistics lines are skipped besides. None for an empty log.
 pub fn verifier_reason(log: &str) -> Option<String> {
-    const TRAILER: &[&str] = &[
+    const STATS: &[&str] = &[
         "processed ",
         "verification time",
         "stack depth",
@@ -58,13 +63,19 @@ pub fn verifier_reason(log: &str) -> Option<String> {
         "-- END PROG LOAD LOG --",
         "peak_states",
         "mark_read",
+        "subprog ",
+        "insns processed",
     ];
-    log.lines()
+    let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let before_stats = match lines.iter().rposition(|l| l.starts_with("processed ")) {
+        Some(anchor) => &lines[..anchor],
+        None => &lines[..],
+    };
+    before_stats
+        .iter()
         .rev()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .find(|l| !TRAILER.iter().any(|t| l.starts_with(t)))
-        .map(str::to_string)
+        .find(|l| !STATS.iter().any(|t| l.starts_with(t)))
+        .map(|l| l.to_string())
 }
 
 #[cfg(test)]
@@ -86,6 +97,15 @@ mod tests {
                    max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
         assert_eq!(verifier_reason(old).as_deref(), Some("invalid func unknown#195"));
         assert_eq!(verifier_reason("\n\n"), None);
+        // 7.x print more statistics after the rejection, some before the `processed` line.
+        let new = "18: (85) call bpf_map_push_elem#87\ncannot pass map_type 1 into func bpf_map_push_elem#87\n\
+                   verification time 120 usec\nstack depth 0\nsubprog 0 (mc_queue_stack) main insns_self 20 insns_total 20 stack 0\n\
+                   processed 19 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n\
+                   insns processed 19\nsomething a future kernel prints\n";
+        assert_eq!(
+            verifier_reason(new).as_deref(),
+            Some("cannot pass map_type 1 into func bpf_map_push_elem#87")
+        );
     }
 
     #[test]
