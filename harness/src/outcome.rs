@@ -64,10 +64,10 @@ pub struct Ret(pub i64);
 
 impl Ret {
     /// The errno of a negative error that reached the program zero-extended from 32 bits
-    /// (`0x00000000ffffffef` for -EEXIST). Kernels before 6.4 return map-op helper results
+    /// (`0x00000000ffffffef` for -EEXIST). Kernels before 6.4/6.5 return map-op helper results
     /// this way: the verifier calls `map->ops->map_update_elem()` (an `int` function)
-    /// directly, so the upper half of r0 is not sign-extended (fixed by "bpf: return long
-    /// from bpf_map_ops funcs", v6.4).
+    /// directly, so the upper half of r0 is not sign-extended (fixed upstream by "bpf:
+    /// return long from bpf_map_ops funcs", 2023, first released in 6.4 or 6.5).
     pub fn zero_extended_errno(self) -> Option<i64> {
         let low = self.0 as u64;
         (low >> 32 == 0 && low >= (1 << 32) - 4095).then(|| (1i64 << 32) - self.0)

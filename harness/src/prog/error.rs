@@ -48,12 +48,14 @@ pub(crate) fn one_line(err: &(dyn StdError + 'static)) -> String {
 
 /// The line of a verifier log that says why the program was rejected.
 ///
-/// After a rejection the verifier still prints its statistics (`print_verification_stats()`):
-/// `processed N insns …` always, and, depending on the kernel, `verification time`,
-/// `stack depth`, per-subprogram lines (`subprog 0 (name) …`, 7.3) or `insns processed`
-/// (7.2). The reason is the last line before that block: the block is found by its anchor
-/// (the last `processed ` line) so that statistics lines a future kernel adds are skipped
-/// too, and known statistics lines are skipped besides. None for an empty log.
+/// The log (level DEBUG|STATS, aya's default) prints each instruction as `N: (op) …`; the
+/// verifier reports the problem right after the instruction it failed on, so the reason is
+/// the first line after the last instruction line. Later lines are not it: 7.3 adds hints
+/// ("Add or adjust a bounds check …"), and every kernel prints its statistics
+/// (`processed N insns …`, and by kernel `verification time`, `stack depth`,
+/// `subprog 0 (name) …`, `insns processed`). Logs without instruction lines (a program
+/// refused before verification, e.g. for its BTF) fall back to the last line before the
+/// statistics. None for an empty log.
 pub fn verifier_reason(log: &str) -> Option<String> {
     const STATS: &[&str] = &[
         "processed ",
@@ -66,16 +68,24 @@ pub fn verifier_reason(log: &str) -> Option<String> {
         "subprog ",
         "insns processed",
     ];
+    let is_stats = |l: &&str| STATS.iter().any(|t| l.starts_with(t));
     let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if let Some(last_insn) = lines.iter().rposition(|l| is_instruction(l)) {
+        if let Some(reason) = lines[last_insn + 1..].iter().find(|l| !is_stats(l)) {
+            return Some(reason.to_string());
+        }
+    }
     let before_stats = match lines.iter().rposition(|l| l.starts_with("processed ")) {
         Some(anchor) => &lines[..anchor],
         None => &lines[..],
     };
-    before_stats
-        .iter()
-        .rev()
-        .find(|l| !STATS.iter().any(|t| l.starts_with(t)))
-        .map(|l| l.to_string())
+    before_stats.iter().rev().find(|l| !is_stats(l)).map(|l| l.to_string())
+}
+
+/// `18: (85) call bpf_map_push_elem#87` — an instruction line of a verifier log.
+fn is_instruction(line: &str) -> bool {
+    let Some((index, rest)) = line.split_once(": (") else { return false };
+    !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest.contains(')')
 }
 
 #[cfg(test)]
@@ -97,6 +107,17 @@ mod tests {
                    max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
         assert_eq!(verifier_reason(old).as_deref(), Some("invalid func unknown#195"));
         assert_eq!(verifier_reason("\n\n"), None);
+        // 7.3 prints a hint after the reason.
+        let hint = "12: (85) call bpf_map_lookup_elem#1\nR2 offset is outside of the packet\n\
+                    Add or adjust a bounds check that proves offset + access_size stays within the object.\n\
+                    processed 13 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n";
+        assert_eq!(verifier_reason(hint).as_deref(), Some("R2 offset is outside of the packet"));
+        // Refused before any instruction was verified.
+        let btf = "number of funcs in func_info doesn't match number of subprogs\n";
+        assert_eq!(
+            verifier_reason(btf).as_deref(),
+            Some("number of funcs in func_info doesn't match number of subprogs")
+        );
         // 7.x print more statistics after the rejection, some before the `processed` line.
         let new = "18: (85) call bpf_map_push_elem#87\ncannot pass map_type 1 into func bpf_map_push_elem#87\n\
                    verification time 120 usec\nstack depth 0\nsubprog 0 (mc_queue_stack) main insns_self 20 insns_total 20 stack 0\n\
