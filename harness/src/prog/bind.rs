@@ -60,6 +60,15 @@ pub(crate) fn load_error(err: ProgramError) -> ProgError {
     match err {
         ProgramError::LoadError { io_error, verifier_log } => {
             let log = verifier_log.to_string();
+            // For whoever has to teach verifier_reason() a new kernel's log format.
+            if let Some(dir) = std::env::var_os("MAPCONFORM_VERIFIER_LOG_DIR") {
+                let file = std::path::Path::new(&dir).join(format!("verifier-{}.log", std::process::id()));
+                let _ = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{log}\n=====\n").as_bytes()));
+            }
             ProgError::Load {
                 errno: io_error.raw_os_error(),
                 reason: verifier_reason(&log).unwrap_or_else(|| io_error.to_string()),

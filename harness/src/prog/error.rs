@@ -48,14 +48,13 @@ pub(crate) fn one_line(err: &(dyn StdError + 'static)) -> String {
 
 /// The line of a verifier log that says why the program was rejected.
 ///
-/// The log (level DEBUG|STATS, aya's default) prints each instruction as `N: (op) …`; the
-/// verifier reports the problem right after the instruction it failed on, so the reason is
-/// the first line after the last instruction line. Later lines are not it: 7.3 adds hints
-/// ("Add or adjust a bounds check …"), and every kernel prints its statistics
-/// (`processed N insns …`, and by kernel `verification time`, `stack depth`,
-/// `subprog 0 (name) …`, `insns processed`). Logs without instruction lines (a program
-/// refused before verification, e.g. for its BTF) fall back to the last line before the
-/// statistics. None for an empty log.
+/// After a rejection every kernel still prints its statistics (`processed N insns …`, and by
+/// kernel `verification time`, `stack depth`, `subprog 0 (name) …`, `insns processed`).
+/// 7.3 may add a structured report after the classic error line (`Verification failed:
+/// …`, `Reason:`, `At:`, source context, `Suggestion:`). The reason is the last line before
+/// that report, or else before the statistics (anchored on the last `processed ` line, so
+/// statistics a future kernel adds are skipped too), that is not a known statistics line:
+/// the classic one-line error, comparable across kernels. None for an empty log.
 pub fn verifier_reason(log: &str) -> Option<String> {
     const STATS: &[&str] = &[
         "processed ",
@@ -68,24 +67,13 @@ pub fn verifier_reason(log: &str) -> Option<String> {
         "subprog ",
         "insns processed",
     ];
-    let is_stats = |l: &&str| STATS.iter().any(|t| l.starts_with(t));
     let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    if let Some(last_insn) = lines.iter().rposition(|l| is_instruction(l)) {
-        if let Some(reason) = lines[last_insn + 1..].iter().find(|l| !is_stats(l)) {
-            return Some(reason.to_string());
-        }
-    }
-    let before_stats = match lines.iter().rposition(|l| l.starts_with("processed ")) {
-        Some(anchor) => &lines[..anchor],
-        None => &lines[..],
-    };
-    before_stats.iter().rev().find(|l| !is_stats(l)).map(|l| l.to_string())
-}
-
-/// `18: (85) call bpf_map_push_elem#87` — an instruction line of a verifier log.
-fn is_instruction(line: &str) -> bool {
-    let Some((index, rest)) = line.split_once(": (") else { return false };
-    !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest.contains(')')
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("Verification failed:") || l.starts_with("Suggestion:"))
+        .or_else(|| lines.iter().rposition(|l| l.starts_with("processed ")))
+        .unwrap_or(lines.len());
+    lines[..end].iter().rev().find(|l| !STATS.iter().any(|t| l.starts_with(t))).map(|l| l.to_string())
 }
 
 #[cfg(test)]
@@ -107,9 +95,15 @@ mod tests {
                    max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
         assert_eq!(verifier_reason(old).as_deref(), Some("invalid func unknown#195"));
         assert_eq!(verifier_reason("\n\n"), None);
-        // 7.3 prints a hint after the reason.
-        let hint = "12: (85) call bpf_map_lookup_elem#1\nR2 offset is outside of the packet\n\
-                    Add or adjust a bounds check that proves offset + access_size stays within the object.\n\
+        // 7.3 prints a structured report after the classic line.
+        let report = "20: (85) call bpf_map_lookup_elem#1\ninvalid access to packet, off=40 size=0, R2(id=0,off=40,r=1320)\n\
+                      R2 min value is outside of the allowed memory range\n\nVerification failed: Memory Safety: Access outside bounds\n\n\
+                      Reason:\n  The verifier cannot prove offset + access_size <= object_size.\nAt:\n  mc_keyed @ keyed.c:31:9\n\
+                      \x20 Instruction context:\n      18 | (18) r1 = 0xffff88800518f400\n\
+                      processed 21 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n";
+        assert_eq!(verifier_reason(report).as_deref(), Some("R2 min value is outside of the allowed memory range"));
+        let hint = "12: (85) call bpf_map_lookup_elem#1\nR2 offset is outside of the packet\nSuggestion:\n\
+                    \x20   Add or adjust a bounds check that proves offset + access_size stays within the object.\n\
                     processed 13 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n";
         assert_eq!(verifier_reason(hint).as_deref(), Some("R2 offset is outside of the packet"));
         // Refused before any instruction was verified.
