@@ -61,7 +61,10 @@ pub fn compare(run: &RunReport, snapshots: &std::path::Path, baseline: &str) -> 
                 None => Comparison::NoSnapshot,
                 Some(expected) if expected.trim_end() == observed.trim_end() => Comparison::Same,
                 Some(expected) => Comparison::Differs(
-                    similar::TextDiff::from_lines(expected.trim_end(), observed.trim_end())
+                    similar::TextDiff::from_lines(
+                        &format!("{}\n", expected.trim_end()),
+                        &format!("{}\n", observed.trim_end()),
+                    )
                         .unified_diff()
                         .context_radius(2)
                         .header(&format!("snapshots/{baseline}"), "observed")
