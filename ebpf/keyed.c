@@ -7,13 +7,7 @@
  */
 #include "request.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(key_size, 4);
-	__uint(value_size, 4);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} target SEC(".maps");
+MC_TARGET_MAP(BPF_MAP_TYPE_HASH, 4);
 
 SEC("xdp")
 int mc_keyed(struct xdp_md *ctx)

@@ -6,13 +6,7 @@
 #define MC_WANT_SCRATCH
 #include "request.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(key_size, 0);
-	__uint(value_size, 4);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} target SEC(".maps");
+MC_TARGET_MAP(BPF_MAP_TYPE_QUEUE, 0);
 
 SEC("xdp")
 int mc_queue_stack(struct xdp_md *ctx)

@@ -80,6 +80,20 @@ _Static_assert(__builtin_offsetof(struct mc_req, value) == 296, "mc_req layout")
  */
 volatile const __u32 VALUE_SIZE = 0;
 
+/*
+ * The map a program operates on. Only a placeholder: the loader reuses the pinned map the
+ * harness hands in (by name, `target`), and the verifier checks every access against that
+ * real map, whatever type and sizes are declared here.
+ */
+#define MC_TARGET_MAP(map_type, ksize)                  \
+	struct {                                        \
+		__uint(type, map_type);                 \
+		__uint(key_size, ksize);                \
+		__uint(value_size, 4);                  \
+		__uint(max_entries, 1);                 \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);    \
+	} target SEC(".maps")
+
 /* Returns the request if the packet holds a whole one, else NULL. */
 static __always_inline struct mc_req *mc_request(struct xdp_md *ctx)
 {
