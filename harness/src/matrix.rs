@@ -12,6 +12,13 @@ use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
+/// Is trial `name` (`6.12::hash/update-flags`) selected by libtest's rules: it contains the
+/// filter (equals it with `exact`) and none of the skips? Decides which kernels to boot.
+pub fn selected(name: &str, filter: Option<&str>, skip: &[String], exact: bool) -> bool {
+    let matches = |pattern: &str| if exact { name == pattern } else { name.contains(pattern) };
+    filter.is_none_or(matches) && !skip.iter().any(|s| matches(s))
+}
+
 /// A kernel of the matrix, as found in the cache (or why it cannot run).
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -187,4 +194,21 @@ pub fn run_many(
             });
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selected;
+
+    #[test]
+    fn trial_selection_follows_libtest() {
+        let name = "6.12::hash/update-flags";
+        assert!(selected(name, None, &[], false));
+        assert!(selected(name, Some("6.12::"), &[], false));
+        assert!(!selected(name, Some("5.10::"), &[], false), "another kernel's filter boots nothing here");
+        assert!(!selected(name, Some("6.12::hash"), &[], true), "--exact wants the whole name");
+        assert!(selected(name, Some(name), &[], true));
+        assert!(!selected(name, None, &["hash/".to_string()], false));
+        assert!(selected(name, None, &["hash/".to_string()], true), "--exact applies to --skip too");
+    }
 }

@@ -19,8 +19,7 @@ fn repo() -> PathBuf {
 
 /// libtest's selection rules, so we know which kernels to boot before trials run.
 fn selected(args: &Arguments, name: &str) -> bool {
-    let matches = |pattern: &str| if args.exact { name == pattern } else { name.contains(pattern) };
-    args.filter.as_deref().is_none_or(matches) && !args.skip.iter().any(|s| matches(s))
+    matrix::selected(name, args.filter.as_deref(), &args.skip, args.exact)
 }
 
 /// A kernel's run, filled in by a boot thread, awaited by that kernel's trials.
