@@ -102,7 +102,7 @@ mod tests {
                     steps:\n  - push: {map: m, value: 1}\n  - push: {map: m, value: 2}\n  - pop: {map: m}\n\
                     \x20 - prog: {op: pop, map: m}\n";
         let case = parse_case(Path::new("q.yaml"), "q", text).unwrap();
-        let c = counts(&[case.clone()]);
+        let c = counts(std::slice::from_ref(&case));
         assert_eq!(c[&(22, "update")], 1, "two pushes, one case");
         assert_eq!(c[&(22, "lookup_and_delete")], 1);
         assert_eq!(c[&(22, "prog:push/pop/peek")], 1);

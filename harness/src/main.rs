@@ -187,7 +187,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 bail!("say where to run: `--host`, `--kernel ID|PATH` or `--matrix`");
             }
             let cases_dir = cases.unwrap_or_else(default_cases);
-            let lib = load(&[cases_dir.clone()])?;
+            let lib = load(std::slice::from_ref(&cases_dir))?;
             print_broken(&lib);
             let targets = if all { matrix::targets()? } else { resolve_targets(&kernel)? };
             let mut opts = Options::new(std::env::current_exe()?, cases_dir);

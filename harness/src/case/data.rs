@@ -44,7 +44,7 @@ fn field_width(kind: &str) -> Option<(usize, bool)> {
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("hex bytes `{text}` have an odd number of digits"));
     }
     (0..digits.len())

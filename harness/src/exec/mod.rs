@@ -133,7 +133,7 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
     // Maps that no `create` step names are created first, in declaration order, each as a
     // recorded step: a creation error is a result like any other.
     let explicit: HashSet<usize> =
-        case.steps.iter().filter_map(|s| matches!(s.op, Op::Create { .. }).then(|| s.op.map())).collect();
+        case.steps.iter().filter(|s| matches!(s.op, Op::Create { .. })).map(|s| s.op.map()).collect();
     for map in (0..n).filter(|i| !explicit.contains(i)) {
         let op = Op::Create { map };
         let result = runner.create(map);
