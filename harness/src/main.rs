@@ -12,7 +12,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "mapconform", version, about = "Conformance suite for Linux eBPF maps across kernel versions")]
+#[command(
+    name = "mapconform",
+    version,
+    about = "Conformance suite for Linux eBPF maps across kernel versions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -139,7 +143,10 @@ fn default_cases() -> PathBuf {
 }
 
 fn load(paths: &[PathBuf]) -> Result<Library> {
-    let mut all = Library { cases: Vec::new(), broken: Vec::new() };
+    let mut all = Library {
+        cases: Vec::new(),
+        broken: Vec::new(),
+    };
     for path in paths {
         let lib = load_library(path).with_context(|| format!("reading {}", path.display()))?;
         all.cases.extend(lib.cases);
@@ -157,7 +164,10 @@ fn print_broken(lib: &Library) {
 }
 
 fn selected(lib: Library, filter: &Option<String>) -> Vec<mapconform::case::Case> {
-    lib.cases.into_iter().filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f))).collect()
+    lib.cases
+        .into_iter()
+        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f)))
+        .collect()
 }
 
 fn dispatch(command: Command) -> Result<ExitCode> {
@@ -166,10 +176,24 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let paths = if paths.is_empty() { vec![default_cases()] } else { paths };
             let lib = load(&paths)?;
             print_broken(&lib);
-            println!("{} cases valid, {} files with errors", lib.cases.len(), lib.broken.len());
-            Ok(if lib.broken.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            println!(
+                "{} cases valid, {} files with errors",
+                lib.cases.len(),
+                lib.broken.len()
+            );
+            Ok(if lib.broken.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
-        Command::Run { host: true, filter, cases, format, .. } => {
+        Command::Run {
+            host: true,
+            filter,
+            cases,
+            format,
+            ..
+        } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
             print_broken(&lib);
             let broken = lib.broken.len();
@@ -180,16 +204,35 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let run = exec::run_all(&cases).context("reading the kernel's CPU layout")?;
             print_run(&run, format)?;
             let failed = run.cases.iter().filter(|c| !c.passed()).count() + broken;
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
-        Command::Run { kernel, matrix: all, compare_to, filter, cases, format, accel, jobs, deadline, .. } => {
+        Command::Run {
+            kernel,
+            matrix: all,
+            compare_to,
+            filter,
+            cases,
+            format,
+            accel,
+            jobs,
+            deadline,
+            ..
+        } => {
             if kernel.is_empty() && !all {
                 bail!("say where to run: `--host`, `--kernel ID|PATH` or `--matrix`");
             }
             let cases_dir = cases.unwrap_or_else(default_cases);
             let lib = load(std::slice::from_ref(&cases_dir))?;
             print_broken(&lib);
-            let targets = if all { matrix::targets()? } else { resolve_targets(&kernel)? };
+            let targets = if all {
+                matrix::targets()?
+            } else {
+                resolve_targets(&kernel)?
+            };
             let mut opts = Options::new(std::env::current_exe()?, cases_dir);
             opts.accel = accel;
             opts.jobs = jobs.unwrap_or(opts.jobs);
@@ -201,7 +244,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 match run {
                     Ok(run) => {
                         let mut run = run.clone();
-                        run.report.cases.retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
+                        run.report
+                            .cases
+                            .retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
                         if !all {
                             print_run(&run.report, format)?;
                         }
@@ -222,7 +267,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             if all {
                 print!("{}", report::matrix_table(&runs, &snapshots));
             }
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Coverage { cases } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
@@ -230,15 +279,26 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             print!("{}", mapconform::coverage::markdown(&lib.cases));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Kernels { command: KernelsCommand::Fetch { ids, force } } => {
+        Command::Kernels {
+            command: KernelsCommand::Fetch { ids, force },
+        } => {
             kernels::cli::fetch(&ids, force)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Kernels { command: KernelsCommand::List } => {
+        Command::Kernels {
+            command: KernelsCommand::List,
+        } => {
             kernels::cli::list()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Vm { kernels, accel, deadline, jobs, rwdir, command } => {
+        Command::Vm {
+            kernels,
+            accel,
+            deadline,
+            jobs,
+            rwdir,
+            command,
+        } => {
             kernels::cli::boot(&kernels::cli::BootArgs {
                 kernels,
                 accel,
@@ -271,7 +331,10 @@ fn resolve_targets(specs: &[String]) -> Result<Vec<Target>> {
     let cache = Cache::from_env()?;
     Ok(specs
         .iter()
-        .map(|spec| Target { id: spec.clone(), kernel: cache.resolve(spec).map_err(|e| format!("{e:#}")) })
+        .map(|spec| Target {
+            id: spec.clone(),
+            kernel: cache.resolve(spec).map_err(|e| format!("{e:#}")),
+        })
         .collect())
 }
 
@@ -280,7 +343,9 @@ fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun
     let (tx, rx) = std::sync::mpsc::channel();
     let printer = std::thread::spawn(move || vm::events::print_events(rx));
     let results = Mutex::new(Vec::new());
-    matrix::run_many(targets, opts, Some(&tx), |id, run| results.lock().unwrap().push((id.to_string(), run)));
+    matrix::run_many(targets, opts, Some(&tx), |id, run| {
+        results.lock().unwrap().push((id.to_string(), run))
+    });
     drop(tx);
     let _ = printer.join();
     let mut results = results.into_inner().unwrap();

@@ -45,7 +45,10 @@ pub fn targets() -> anyhow::Result<Vec<Target>> {
                 )),
                 Err(e) => Err(format!("reading the cache entry of {}: {e:#}", entry.id)),
             };
-            Target { id: entry.id.clone(), kernel }
+            Target {
+                id: entry.id.clone(),
+                kernel,
+            }
         })
         .collect())
 }
@@ -100,14 +103,24 @@ impl Options {
             cases,
             accel: None,
             deadline: env("MAPCONFORM_DEADLINE").map(Duration::from_secs),
-            jobs: env("MAPCONFORM_JOBS").map(|j| j as usize).unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
+            jobs: env("MAPCONFORM_JOBS")
+                .map(|j| j as usize)
+                .unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
         }
     }
 }
 
 /// Boot one kernel and run every case in it.
-pub fn run_one(id: &str, kernel: &Kernel, accel: Accel, opts: &Options, events: Option<&Sender<VmEvent>>) -> Result<KernelRun, String> {
-    let rwdir = std::env::temp_dir().join(format!("mapconform-{}", std::process::id())).join(id.replace('/', "_"));
+pub fn run_one(
+    id: &str,
+    kernel: &Kernel,
+    accel: Accel,
+    opts: &Options,
+    events: Option<&Sender<VmEvent>>,
+) -> Result<KernelRun, String> {
+    let rwdir = std::env::temp_dir()
+        .join(format!("mapconform-{}", std::process::id()))
+        .join(id.replace('/', "_"));
     let _ = std::fs::remove_dir_all(&rwdir);
     std::fs::create_dir_all(&rwdir).map_err(|e| format!("creating {}: {e}", rwdir.display()))?;
     let out = rwdir.join("report.json");
@@ -205,10 +218,19 @@ mod tests {
         let name = "6.12::hash/update-flags";
         assert!(selected(name, None, &[], false));
         assert!(selected(name, Some("6.12::"), &[], false));
-        assert!(!selected(name, Some("5.10::"), &[], false), "another kernel's filter boots nothing here");
-        assert!(!selected(name, Some("6.12::hash"), &[], true), "--exact wants the whole name");
+        assert!(
+            !selected(name, Some("5.10::"), &[], false),
+            "another kernel's filter boots nothing here"
+        );
+        assert!(
+            !selected(name, Some("6.12::hash"), &[], true),
+            "--exact wants the whole name"
+        );
         assert!(selected(name, Some(name), &[], true));
         assert!(!selected(name, None, &["hash/".to_string()], false));
-        assert!(selected(name, None, &["hash/".to_string()], true), "--exact applies to --skip too");
+        assert!(
+            selected(name, None, &["hash/".to_string()], true),
+            "--exact applies to --skip too"
+        );
     }
 }

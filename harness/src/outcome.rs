@@ -101,7 +101,9 @@ impl std::str::FromStr for Ret {
             let Ret(n) = negative.parse()?;
             return Ok(Ret((n as i32) as u32 as i64));
         }
-        let name = s.strip_prefix('-').ok_or_else(|| format!("`{s}`: expected a number or -ERRNO such as -EEXIST"))?;
+        let name = s
+            .strip_prefix('-')
+            .ok_or_else(|| format!("`{s}`: expected a number or -ERRNO such as -EEXIST"))?;
         if let Some(n) = name.strip_prefix("errno").and_then(|n| n.parse::<i64>().ok()) {
             return Ok(Ret(-n));
         }
@@ -174,7 +176,11 @@ pub enum Outcome {
     NotRun(String),
     /// A program step: the helper's return code, the value it produced, and (for_each) the
     /// sum of the values it visited.
-    Prog { ret: Ret, value: Option<Shown>, sum: Option<u64> },
+    Prog {
+        ret: Ret,
+        value: Option<Shown>,
+        sum: Option<u64>,
+    },
     /// The program for a step did not load (verifier rejection, unknown helper, …).
     LoadFailed(LoadFailure),
     /// BPF_PROG_TEST_RUN itself failed with this errno.
@@ -196,13 +202,27 @@ enum OutcomeRepr {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sum: Option<u64>,
     },
-    LoadFailed { load_failed: LoadFailure },
-    RunFailed { run_failed: String },
-    Traffic { xdp_packets: XdpCounts },
-    Value { value: Shown },
-    Key { key: Shown },
-    Entries { entries: Vec<Entry> },
-    NotRun { not_run: String },
+    LoadFailed {
+        load_failed: LoadFailure,
+    },
+    RunFailed {
+        run_failed: String,
+    },
+    Traffic {
+        xdp_packets: XdpCounts,
+    },
+    Value {
+        value: Shown,
+    },
+    Key {
+        key: Shown,
+    },
+    Entries {
+        entries: Vec<Entry>,
+    },
+    NotRun {
+        not_run: String,
+    },
 }
 
 impl From<Outcome> for OutcomeRepr {
@@ -292,7 +312,14 @@ impl CaseResult {
             step: &'a str,
             result: &'a Outcome,
         }
-        let lines: Vec<Line> = self.steps.iter().map(|s| Line { step: &s.step, result: &s.result }).collect();
+        let lines: Vec<Line> = self
+            .steps
+            .iter()
+            .map(|s| Line {
+                step: &s.step,
+                result: &s.result,
+            })
+            .collect();
         serde_saphyr::to_string(&lines).unwrap_or_else(|e| format!("cannot render: {e}"))
     }
 }
@@ -316,7 +343,12 @@ mod tests {
         assert_eq!(Shown::from_bytes(&[1, 0, 0, 0]), Shown::Int(1));
         assert_eq!(Shown::from_bytes(&[1, 2, 3]), Shown::Hex { hex: "010203".into() });
         let percpu = Shown::from_percpu(&[1, 0, 0, 0, 9, 9, 9, 9, 2, 0, 0, 0, 9, 9, 9, 9], 4, 2);
-        assert_eq!(percpu, Shown::PerCpu { percpu: vec![Shown::Int(1), Shown::Int(2)] });
+        assert_eq!(
+            percpu,
+            Shown::PerCpu {
+                percpu: vec![Shown::Int(1), Shown::Int(2)]
+            }
+        );
     }
 
     #[test]
@@ -326,12 +358,32 @@ mod tests {
             Outcome::Errno("EEXIST".into()),
             Outcome::Value(Shown::Int(5)),
             Outcome::Key(Shown::Hex { hex: "0a".into() }),
-            Outcome::Entries(vec![Entry { key: Shown::Int(1), value: Shown::Map { map: "inner".into() } }]),
+            Outcome::Entries(vec![Entry {
+                key: Shown::Int(1),
+                value: Shown::Map { map: "inner".into() },
+            }]),
             Outcome::NotRun("map m was not created".into()),
-            Outcome::Prog { ret: Ret(-17), value: None, sum: None },
-            Outcome::Prog { ret: Ret(1), value: Some(Shown::Int(7)), sum: None },
-            Outcome::LoadFailed(LoadFailure { errno: "EINVAL".into(), reason: "x".into() }),
-            Outcome::Traffic(XdpCounts { aborted: 0, drop: 0, pass: 3, tx: 0, redirect: 0 }),
+            Outcome::Prog {
+                ret: Ret(-17),
+                value: None,
+                sum: None,
+            },
+            Outcome::Prog {
+                ret: Ret(1),
+                value: Some(Shown::Int(7)),
+                sum: None,
+            },
+            Outcome::LoadFailed(LoadFailure {
+                errno: "EINVAL".into(),
+                reason: "x".into(),
+            }),
+            Outcome::Traffic(XdpCounts {
+                aborted: 0,
+                drop: 0,
+                pass: 3,
+                tx: 0,
+                redirect: 0,
+            }),
         ];
         let json = serde_json::to_string(&outcomes).unwrap();
         assert_eq!(
@@ -350,15 +402,32 @@ mod tests {
         assert!(zext.matches(-17) && Ret(-17).matches(-17));
         assert!(!zext.matches(-2) && !Ret(4).matches(-4));
         assert_eq!(Ret(1).zero_extended_errno(), None);
-        let json = serde_json::to_string(&Outcome::Prog { ret: zext, value: None, sum: None }).unwrap();
+        let json = serde_json::to_string(&Outcome::Prog {
+            ret: zext,
+            value: None,
+            sum: None,
+        })
+        .unwrap();
         assert_eq!(json, r#"{"ret":"-EEXIST as u32"}"#);
-        assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), Outcome::Prog { ret: zext, value: None, sum: None });
+        assert_eq!(
+            serde_json::from_str::<Outcome>(&json).unwrap(),
+            Outcome::Prog {
+                ret: zext,
+                value: None,
+                sum: None
+            }
+        );
     }
 
     #[test]
     fn dumps_sort_numerically() {
-        let mut e: Vec<Entry> =
-            [256u64, 2, 1].iter().map(|k| Entry { key: Shown::Int(*k), value: Shown::Int(0) }).collect();
+        let mut e: Vec<Entry> = [256u64, 2, 1]
+            .iter()
+            .map(|k| Entry {
+                key: Shown::Int(*k),
+                value: Shown::Int(0),
+            })
+            .collect();
         sort_entries(&mut e);
         let keys: Vec<_> = e.iter().map(|e| e.key.clone()).collect();
         assert_eq!(keys, vec![Shown::Int(1), Shown::Int(2), Shown::Int(256)]);

@@ -65,13 +65,16 @@ pub fn compare(run: &RunReport, snapshots: &std::path::Path, baseline: &str) -> 
                         &format!("{}\n", expected.trim_end()),
                         &format!("{}\n", observed.trim_end()),
                     )
-                        .unified_diff()
-                        .context_radius(2)
-                        .header(&format!("snapshots/{baseline}"), "observed")
-                        .to_string(),
+                    .unified_diff()
+                    .context_radius(2)
+                    .header(&format!("snapshots/{baseline}"), "observed")
+                    .to_string(),
                 ),
             };
-            CaseComparison { case: case.case.clone(), comparison }
+            CaseComparison {
+                case: case.case.clone(),
+                comparison,
+            }
         })
         .collect()
 }
@@ -80,7 +83,11 @@ pub fn compare(run: &RunReport, snapshots: &std::path::Path, baseline: &str) -> 
 pub fn comparison_text(kernel: &str, baseline: &str, comparisons: &[CaseComparison]) -> String {
     let mut out = String::new();
     let same = comparisons.iter().filter(|c| !c.differs()).count();
-    let _ = writeln!(out, "\n{kernel} compared with snapshots/{baseline}: {same} same, {} differ", comparisons.len() - same);
+    let _ = writeln!(
+        out,
+        "\n{kernel} compared with snapshots/{baseline}: {same} same, {} differ",
+        comparisons.len() - same
+    );
     for c in comparisons {
         match &c.comparison {
             Comparison::Same => {}

@@ -10,8 +10,14 @@ use std::path::{Path, PathBuf};
 /// The folder insta is pointed at and the snapshot name inside it.
 pub fn location(snapshots: &Path, kernel: &str, case: &str) -> (PathBuf, String) {
     let path = snapshots.join(kernel).join(case);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| snapshots.join(kernel));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| snapshots.join(kernel));
     (dir, name)
 }
 

@@ -5,7 +5,11 @@ use std::path::Path;
 
 /// Each fixture starts with `# error: LINE:COLUMN: message prefix`.
 fn promised(text: &str) -> (u64, u64, String) {
-    let header = text.lines().next().and_then(|l| l.strip_prefix("# error: ")).expect("fixture header");
+    let header = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# error: "))
+        .expect("fixture header");
     let mut parts = header.splitn(3, ':');
     let line = parts.next().unwrap().trim().parse().unwrap();
     let column = parts.next().unwrap().trim().parse().unwrap();
@@ -16,7 +20,11 @@ fn promised(text: &str) -> (u64, u64, String) {
 fn malformed_fixtures_fail_with_located_messages() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad");
     let files = case_files(&dir).unwrap();
-    assert!(files.len() >= 15, "expected at least 15 malformed fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "expected at least 15 malformed fixtures, found {}",
+        files.len()
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let (line, column, message) = promised(&text);
@@ -48,7 +56,11 @@ fn malformed_fixtures_fail_with_located_messages() {
 fn the_case_library_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     let lib = load_library(&root).unwrap();
-    let problems: Vec<String> = lib.broken.iter().flat_map(|(_, e)| e.iter().map(|e| e.to_string())).collect();
+    let problems: Vec<String> = lib
+        .broken
+        .iter()
+        .flat_map(|(_, e)| e.iter().map(|e| e.to_string()))
+        .collect();
     assert!(problems.is_empty(), "broken cases:\n{}", problems.join("\n"));
     assert!(!lib.cases.is_empty(), "no cases found below {}", root.display());
     for case in &lib.cases {
@@ -62,5 +74,8 @@ fn the_committed_coverage_table_is_up_to_date() {
     let lib = load_library(&root).unwrap();
     let committed = std::fs::read_to_string(root.join("COVERAGE.md")).unwrap();
     let table = mapconform::coverage::markdown(&lib.cases);
-    assert!(committed == table, "cases/COVERAGE.md is stale: run `mapconform coverage > cases/COVERAGE.md`");
+    assert!(
+        committed == table,
+        "cases/COVERAGE.md is stale: run `mapconform coverage > cases/COVERAGE.md`"
+    );
 }

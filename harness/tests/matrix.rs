@@ -123,7 +123,10 @@ fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Resul
     }));
     let mut problems = Vec::new();
     if !result.passed() {
-        problems.push(format!("expectations failed on {kernel}:{}", report::case_text(&result)));
+        problems.push(format!(
+            "expectations failed on {kernel}:{}",
+            report::case_text(&result)
+        ));
     }
     if let Err(panic) = snapshot {
         let why = panic
@@ -131,7 +134,10 @@ fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Resul
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        problems.push(format!("differs from snapshots/{kernel}/{}.snap (see the diff above): {why}", case.id));
+        problems.push(format!(
+            "differs from snapshots/{kernel}/{}.snap (see the diff above): {why}",
+            case.id
+        ));
     }
     if problems.is_empty() {
         Ok(())

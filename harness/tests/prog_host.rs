@@ -11,9 +11,7 @@ use std::{
 };
 
 use aya_obj::generated::{bpf_attr, bpf_cmd};
-use mapconform::prog::{
-    count_traffic, DataRec, MapRef, ProgError, ProgOp, ProgOutcome, Programs, FRAME_BYTES,
-};
+use mapconform::prog::{count_traffic, DataRec, MapRef, ProgError, ProgOp, ProgOutcome, Programs, FRAME_BYTES};
 
 // ---- raw bpf(2) ----------------------------------------------------------------------
 
@@ -41,9 +39,18 @@ const E2BIG: i64 = libc::E2BIG as i64;
 
 fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     let rc = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd as libc::c_long, attr as *mut bpf_attr, mem::size_of::<bpf_attr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut bpf_attr,
+            mem::size_of::<bpf_attr>(),
+        )
     };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
 struct TestMap {
@@ -66,7 +73,13 @@ impl TestMap {
         let fd = sys_bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr).unwrap_or_else(|e| {
             panic!("BPF_MAP_CREATE type {map_type} {key_size}/{value_size}/{max_entries} flags {flags:#x}: {e}")
         });
-        Self { fd: unsafe { OwnedFd::from_raw_fd(fd as i32) }, map_type, key_size, value_size, max_entries }
+        Self {
+            fd: unsafe { OwnedFd::from_raw_fd(fd as i32) },
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+        }
     }
 
     fn map_ref(&self) -> MapRef<'_> {
@@ -159,13 +172,25 @@ fn require_bpf() {
 }
 
 fn ok(ret: i64) -> ProgOutcome {
-    ProgOutcome { ret, data: None, sum: None }
+    ProgOutcome {
+        ret,
+        data: None,
+        sum: None,
+    }
 }
 fn found(v: &[u8]) -> ProgOutcome {
-    ProgOutcome { ret: 1, data: Some(v.to_vec()), sum: None }
+    ProgOutcome {
+        ret: 1,
+        data: Some(v.to_vec()),
+        sum: None,
+    }
 }
 fn got(ret: i64, v: &[u8]) -> ProgOutcome {
-    ProgOutcome { ret, data: Some(v.to_vec()), sum: None }
+    ProgOutcome {
+        ret,
+        data: Some(v.to_vec()),
+        sum: None,
+    }
 }
 
 fn run(p: &mut Programs, m: &TestMap, op: ProgOp) -> ProgOutcome {
@@ -187,16 +212,60 @@ fn keyed_hash_round_trip() {
     let m = TestMap::create(HASH, 4, 8, 16, 0);
     let mut p = Programs::new();
     // program writes, syscall reads
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(1), value: u64v(11), flags: BPF_ANY }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(1),
+                value: u64v(11),
+                flags: BPF_ANY
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(m.lookup(Some(&u32k(1))), Ok(u64v(11)));
     // syscall writes, program reads
     m.update(Some(&u32k(2)), &u64v(22), BPF_ANY);
     assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: u32k(2) }), found(&u64v(22)));
     // NULL lookup, flags, delete
     assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: u32k(3) }), ok(0));
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(2), value: u64v(0), flags: BPF_NOEXIST }), ok(-EEXIST));
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(3), value: u64v(0), flags: BPF_EXIST }), ok(-ENOENT));
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(3), value: u64v(0), flags: 99 }), ok(-EINVAL));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(2),
+                value: u64v(0),
+                flags: BPF_NOEXIST
+            }
+        ),
+        ok(-EEXIST)
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(3),
+                value: u64v(0),
+                flags: BPF_EXIST
+            }
+        ),
+        ok(-ENOENT)
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(3),
+                value: u64v(0),
+                flags: 99
+            }
+        ),
+        ok(-EINVAL)
+    );
     assert_eq!(run(&mut p, &m, ProgOp::Delete { key: u32k(1) }), ok(0));
     assert_eq!(m.lookup(Some(&u32k(1))), Err(libc::ENOENT));
     assert_eq!(run(&mut p, &m, ProgOp::Delete { key: u32k(1) }), ok(-ENOENT));
@@ -209,7 +278,18 @@ fn keyed_largest_key_and_value() {
     let mut p = Programs::new();
     let key: Vec<u8> = (0..256).map(|i| i as u8).collect();
     let value: Vec<u8> = (0..1024).map(|i| (i * 7) as u8).collect();
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: key.clone(), value: value.clone(), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: key.clone(),
+                value: value.clone(),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(m.lookup(Some(&key)), Ok(value.clone()));
     let v2: Vec<u8> = value.iter().map(|b| !b).collect();
     m.update(Some(&key), &v2, BPF_EXIST);
@@ -222,12 +302,45 @@ fn keyed_array_odd_value_size() {
     let m = TestMap::create(ARRAY, 4, 12, 4, 0);
     let mut p = Programs::new();
     let v = b"twelve bytes".to_vec();
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(3), value: v.clone(), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(3),
+                value: v.clone(),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(m.lookup(Some(&u32k(3))), Ok(v.clone()));
     assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: u32k(0) }), found(&[0; 12]));
     assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: u32k(4) }), ok(0));
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(4), value: v.clone(), flags: 0 }), ok(-E2BIG));
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(1), value: v, flags: BPF_NOEXIST }), ok(-EEXIST));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(4),
+                value: v.clone(),
+                flags: 0
+            }
+        ),
+        ok(-E2BIG)
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(1),
+                value: v,
+                flags: BPF_NOEXIST
+            }
+        ),
+        ok(-EEXIST)
+    );
     assert_eq!(run(&mut p, &m, ProgOp::Delete { key: u32k(1) }), ok(-EINVAL));
 }
 
@@ -236,17 +349,46 @@ fn keyed_lru_and_percpu_array() {
     require_bpf();
     let lru = TestMap::create(LRU_HASH, 4, 8, 16, 0);
     let mut p = Programs::new();
-    assert_eq!(run(&mut p, &lru, ProgOp::Update { key: u32k(5), value: u64v(55), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &lru,
+            ProgOp::Update {
+                key: u32k(5),
+                value: u64v(55),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(lru.lookup(Some(&u32k(5))), Ok(u64v(55)));
 
     // A program's update of a per-CPU map writes the slot of the CPU it runs on.
     let pa = TestMap::create(PERCPU_ARRAY, 4, 8, 2, 0);
-    assert_eq!(run(&mut p, &pa, ProgOp::Update { key: u32k(1), value: u64v(7), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &pa,
+            ProgOp::Update {
+                key: u32k(1),
+                value: u64v(7),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     let all = pa.lookup(Some(&u32k(1))).unwrap();
-    let slots: Vec<u64> = all.chunks(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
+    let slots: Vec<u64> = all
+        .chunks(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
     assert_eq!(slots.len(), ncpus());
     assert_eq!(slots.iter().filter(|&&s| s == 7).count(), 1, "slots {slots:?}");
-    assert_eq!(slots.iter().filter(|&&s| s == 0).count(), ncpus() - 1, "slots {slots:?}");
+    assert_eq!(
+        slots.iter().filter(|&&s| s == 0).count(),
+        ncpus() - 1,
+        "slots {slots:?}"
+    );
 }
 
 #[test]
@@ -261,12 +403,59 @@ fn keyed_lpm_trie() {
     };
     let mut p = Programs::new();
     m.update(Some(&key(8, [10, 0, 0, 0])), &u64v(8), 0);
-    assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: key(32, [10, 1, 2, 3]) }), found(&u64v(8)));
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: key(16, [10, 1, 0, 0]), value: u64v(16), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Lookup {
+                key: key(32, [10, 1, 2, 3])
+            }
+        ),
+        found(&u64v(8))
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: key(16, [10, 1, 0, 0]),
+                value: u64v(16),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(m.lookup(Some(&key(32, [10, 1, 2, 3]))), Ok(u64v(16)));
-    assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: key(32, [11, 1, 2, 3]) }), ok(0));
-    assert_eq!(run(&mut p, &m, ProgOp::Delete { key: key(16, [10, 1, 0, 0]) }), ok(0));
-    assert_eq!(run(&mut p, &m, ProgOp::Lookup { key: key(32, [10, 1, 2, 3]) }), found(&u64v(8)));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Lookup {
+                key: key(32, [11, 1, 2, 3])
+            }
+        ),
+        ok(0)
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Delete {
+                key: key(16, [10, 1, 0, 0])
+            }
+        ),
+        ok(0)
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Lookup {
+                key: key(32, [10, 1, 2, 3])
+            }
+        ),
+        found(&u64v(8))
+    );
 }
 
 // ---- queue / stack / bloom --------------------------------------------------------------
@@ -277,10 +466,40 @@ fn queue_round_trip() {
     let m = TestMap::create(QUEUE, 0, 8, 2, 0);
     let mut p = Programs::new();
     assert_eq!(run(&mut p, &m, ProgOp::Pop), ok(-ENOENT));
-    assert_eq!(run(&mut p, &m, ProgOp::Push { value: u64v(1), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Push {
+                value: u64v(1),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     m.update(None, &u64v(2), 0);
-    assert_eq!(run(&mut p, &m, ProgOp::Push { value: u64v(3), flags: 0 }), ok(-E2BIG));
-    assert_eq!(run(&mut p, &m, ProgOp::Push { value: u64v(3), flags: BPF_EXIST }), ok(0)); // evicts 1
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Push {
+                value: u64v(3),
+                flags: 0
+            }
+        ),
+        ok(-E2BIG)
+    );
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Push {
+                value: u64v(3),
+                flags: BPF_EXIST
+            }
+        ),
+        ok(0)
+    ); // evicts 1
     assert_eq!(m.lookup(None), Ok(u64v(2))); // syscall peek
     assert_eq!(run(&mut p, &m, ProgOp::Peek), got(0, &u64v(2)));
     assert_eq!(run(&mut p, &m, ProgOp::Pop), got(0, &u64v(2)));
@@ -294,7 +513,17 @@ fn stack_round_trip() {
     let m = TestMap::create(STACK, 0, 4, 4, 0);
     let mut p = Programs::new();
     m.update(None, &u32k(1), 0);
-    assert_eq!(run(&mut p, &m, ProgOp::Push { value: u32k(2), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Push {
+                value: u32k(2),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(run(&mut p, &m, ProgOp::Pop), got(0, &u32k(2)));
     assert_eq!(run(&mut p, &m, ProgOp::Pop), got(0, &u32k(1)));
     assert_eq!(run(&mut p, &m, ProgOp::Pop), ok(-ENOENT));
@@ -305,7 +534,17 @@ fn bloom_round_trip() {
     require_bpf();
     let m = TestMap::create(BLOOM_FILTER, 0, 8, 64, BPF_F_ZERO_SEED);
     let mut p = Programs::new();
-    assert_eq!(run(&mut p, &m, ProgOp::BloomAdd { value: u64v(42), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::BloomAdd {
+                value: u64v(42),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(m.bloom_check(&u64v(42)), Ok(()));
     m.update(None, &u64v(43), 0);
     assert_eq!(run(&mut p, &m, ProgOp::BloomCheck { value: u64v(43) }), ok(0));
@@ -318,18 +557,40 @@ fn verifier_rejects_push_on_hash() {
     require_bpf();
     let m = TestMap::create(HASH, 4, 8, 4, 0);
     let mut p = Programs::new();
-    let err = p.run(&m.map_ref(), &ProgOp::Push { value: u64v(1), flags: 0 }).unwrap_err();
+    let err = p
+        .run(
+            &m.map_ref(),
+            &ProgOp::Push {
+                value: u64v(1),
+                flags: 0,
+            },
+        )
+        .unwrap_err();
     match &err {
         ProgError::Load { errno, reason } => {
             assert_eq!(*errno, Some(libc::EINVAL), "{err}");
-            assert!(reason.contains("cannot pass map_type 1 into func bpf_map_push_elem#87"), "{reason}");
+            assert!(
+                reason.contains("cannot pass map_type 1 into func bpf_map_push_elem#87"),
+                "{reason}"
+            );
             assert!(!reason.contains('\n'));
         }
         other => panic!("expected ProgError::Load, got {other:?}"),
     }
     // Remembered, and other families on the same map still work.
     assert_eq!(p.run(&m.map_ref(), &ProgOp::Pop).unwrap_err(), err);
-    assert_eq!(run(&mut p, &m, ProgOp::Update { key: u32k(1), value: u64v(1), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::Update {
+                key: u32k(1),
+                value: u64v(1),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
 }
 
 #[test]
@@ -337,7 +598,16 @@ fn verifier_rejects_small_value_for_xdp_stats() {
     require_bpf();
     let m = TestMap::create(ARRAY, 4, 8, 5, 0); // datarec needs 16 bytes
     let err = count_traffic(&m.map_ref(), 1).unwrap_err();
-    assert!(matches!(err, ProgError::Load { errno: Some(libc::EACCES), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ProgError::Load {
+                errno: Some(libc::EACCES),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 // ---- ring buffer, for_each, lookup_percpu ------------------------------------------------
@@ -348,15 +618,45 @@ fn ringbuf_output_read_back() {
     let m = TestMap::create(RINGBUF, 0, 0, 4096, 0);
     let mut p = Programs::new();
     assert_eq!(
-        run(&mut p, &m, ProgOp::RingbufOutput { data: b"hello ring".to_vec(), flags: 0 }),
+        run(
+            &mut p,
+            &m,
+            ProgOp::RingbufOutput {
+                data: b"hello ring".to_vec(),
+                flags: 0
+            }
+        ),
         got(0, b"hello ring")
     );
     let big: Vec<u8> = (0..1024).map(|i| i as u8).collect();
-    assert_eq!(run(&mut p, &m, ProgOp::RingbufOutput { data: big.clone(), flags: 1 }), got(0, &big));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::RingbufOutput {
+                data: big.clone(),
+                flags: 1
+            }
+        ),
+        got(0, &big)
+    );
     // BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP are the only flags.
-    assert_eq!(run(&mut p, &m, ProgOp::RingbufOutput { data: b"x".to_vec(), flags: 4 }), ok(-EINVAL));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::RingbufOutput {
+                data: b"x".to_vec(),
+                flags: 4
+            }
+        ),
+        ok(-EINVAL)
+    );
     // run() consumes one record per call: the next one reads back the next record.
-    assert_eq!(run(&mut p, &m, ProgOp::RingbufOutput { data: vec![], flags: 0 }), got(0, &[]));
+    assert_eq!(
+        run(&mut p, &m, ProgOp::RingbufOutput { data: vec![], flags: 0 }),
+        got(0, &[])
+    );
 }
 
 #[test]
@@ -367,16 +667,44 @@ fn for_each_counts_and_sums() {
         m.update(Some(&u32k(k)), &u64v(v), 0);
     }
     let mut p = Programs::new();
-    assert_eq!(run(&mut p, &m, ProgOp::ForEach), ProgOutcome { ret: 3, data: None, sum: Some(60) });
+    assert_eq!(
+        run(&mut p, &m, ProgOp::ForEach),
+        ProgOutcome {
+            ret: 3,
+            data: None,
+            sum: Some(60)
+        }
+    );
     assert_eq!(run(&mut p, &m, ProgOp::Delete { key: u32k(2) }), ok(0));
-    assert_eq!(run(&mut p, &m, ProgOp::ForEach), ProgOutcome { ret: 2, data: None, sum: Some(40) });
-    assert_eq!(run(&mut p, &m, ProgOp::ForEachFlags { flags: 1 }), ProgOutcome { ret: -EINVAL, data: None, sum: Some(0) });
+    assert_eq!(
+        run(&mut p, &m, ProgOp::ForEach),
+        ProgOutcome {
+            ret: 2,
+            data: None,
+            sum: Some(40)
+        }
+    );
+    assert_eq!(
+        run(&mut p, &m, ProgOp::ForEachFlags { flags: 1 }),
+        ProgOutcome {
+            ret: -EINVAL,
+            data: None,
+            sum: Some(0)
+        }
+    );
 
     // Array with a 4-byte value: every slot is visited, the sum reads 4 bytes.
     let a = TestMap::create(ARRAY, 4, 4, 5, 0);
     a.update(Some(&u32k(0)), &u32k(0x0102_0304), 0);
     a.update(Some(&u32k(4)), &u32k(1), 0);
-    assert_eq!(run(&mut p, &a, ProgOp::ForEach), ProgOutcome { ret: 5, data: None, sum: Some(0x0102_0305) });
+    assert_eq!(
+        run(&mut p, &a, ProgOp::ForEach),
+        ProgOutcome {
+            ret: 5,
+            data: None,
+            sum: Some(0x0102_0305)
+        }
+    );
 }
 
 #[test]
@@ -402,11 +730,23 @@ fn lookup_percpu_each_cpu() {
             found(&u64v(100 + cpu as u64))
         );
     }
-    assert_eq!(run(&mut p, &m, ProgOp::LookupPercpu { key: u32k(9), cpu: n as u32 }), ok(0));
+    assert_eq!(
+        run(
+            &mut p,
+            &m,
+            ProgOp::LookupPercpu {
+                key: u32k(9),
+                cpu: n as u32
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(run(&mut p, &m, ProgOp::LookupPercpu { key: u32k(8), cpu: 0 }), ok(0));
     // On a non-per-CPU map the verifier refuses the helper.
     let h = TestMap::create(HASH, 4, 8, 4, 0);
-    let err = p.run(&h.map_ref(), &ProgOp::LookupPercpu { key: u32k(9), cpu: 0 }).unwrap_err();
+    let err = p
+        .run(&h.map_ref(), &ProgOp::LookupPercpu { key: u32k(9), cpu: 0 })
+        .unwrap_err();
     assert!(matches!(&err, ProgError::Load { errno: Some(_), .. }), "{err:?}");
     eprintln!("lookup_percpu on a hash: {err}");
 }
@@ -419,12 +759,41 @@ fn two_loads_share_the_map() {
     let m = TestMap::create(HASH, 4, 8, 8, 0);
     let mut a = Programs::new();
     let mut b = Programs::new();
-    assert_eq!(run(&mut a, &m, ProgOp::Update { key: u32k(1), value: u64v(100), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut a,
+            &m,
+            ProgOp::Update {
+                key: u32k(1),
+                value: u64v(100),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(run(&mut b, &m, ProgOp::Lookup { key: u32k(1) }), found(&u64v(100)));
-    assert_eq!(run(&mut b, &m, ProgOp::Update { key: u32k(2), value: u64v(200), flags: 0 }), ok(0));
+    assert_eq!(
+        run(
+            &mut b,
+            &m,
+            ProgOp::Update {
+                key: u32k(2),
+                value: u64v(200),
+                flags: 0
+            }
+        ),
+        ok(0)
+    );
     assert_eq!(run(&mut a, &m, ProgOp::Lookup { key: u32k(2) }), found(&u64v(200)));
     // Two families loaded against the same map see each other too.
-    assert_eq!(run(&mut a, &m, ProgOp::ForEach), ProgOutcome { ret: 2, data: None, sum: Some(300) });
+    assert_eq!(
+        run(&mut a, &m, ProgOp::ForEach),
+        ProgOutcome {
+            ret: 2,
+            data: None,
+            sum: Some(300)
+        }
+    );
     drop(a);
     // Dropping one set of programs leaves the map and the other programs working.
     assert_eq!(run(&mut b, &m, ProgOp::Lookup { key: u32k(1) }), found(&u64v(100)));
@@ -455,7 +824,10 @@ fn traffic_on_lo_counts_exactly() {
         let m = TestMap::create(map_type, 4, 16, 5, 0);
         let stats = count_traffic(&m.map_ref(), n).unwrap_or_else(|e| panic!("count_traffic: {e}"));
         let mut want = [DataRec::default(); 5];
-        want[2] = DataRec { rx_packets: n as u64, rx_bytes: n as u64 * FRAME_BYTES };
+        want[2] = DataRec {
+            rx_packets: n as u64,
+            rx_bytes: n as u64 * FRAME_BYTES,
+        };
         assert_eq!(stats, want, "map type {map_type}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

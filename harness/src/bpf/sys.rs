@@ -15,7 +15,12 @@ fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     // SAFETY: attr is a valid, zero-initialised bpf_attr that lives across the call; every
     // pointer stored in it refers to a buffer the caller keeps alive for the call.
     let ret = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd as libc::c_long, attr as *mut bpf_attr, std::mem::size_of::<bpf_attr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut bpf_attr,
+            std::mem::size_of::<bpf_attr>(),
+        )
     };
     if ret < 0 {
         Err(io::Error::last_os_error())
@@ -101,7 +106,13 @@ pub fn map_delete(fd: BorrowedFd, key: Option<&[u8]>) -> io::Result<()> {
 }
 
 pub fn map_lookup_and_delete(fd: BorrowedFd, key: Option<&[u8]>, value: &mut [u8], flags: u64) -> io::Result<()> {
-    elem(bpf_cmd::BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value.as_mut_ptr() as u64, flags)
+    elem(
+        bpf_cmd::BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+        fd,
+        key,
+        value.as_mut_ptr() as u64,
+        flags,
+    )
 }
 
 /// `key: None` asks for the first key.

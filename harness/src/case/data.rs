@@ -22,7 +22,11 @@ pub enum Datum {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
-    Int { width: usize, big_endian: bool, value: i128 },
+    Int {
+        width: usize,
+        big_endian: bool,
+        value: i128,
+    },
     Bytes(Vec<u8>),
 }
 
@@ -116,9 +120,11 @@ impl Datum {
                 let mut out = Vec::with_capacity(size);
                 for field in fields {
                     match field {
-                        Field::Int { width, big_endian, value } => {
-                            out.extend(int_bytes(*value, *width, *big_endian)?)
-                        }
+                        Field::Int {
+                            width,
+                            big_endian,
+                            value,
+                        } => out.extend(int_bytes(*value, *width, *big_endian)?),
                         Field::Bytes(b) => out.extend_from_slice(b),
                     }
                 }
@@ -187,10 +193,18 @@ impl fmt::Display for Datum {
                     .iter()
                     .map(|field| match field {
                         // Big-endian fields are addresses and ports: hex reads better.
-                        Field::Int { width, big_endian: true, value } => {
+                        Field::Int {
+                            width,
+                            big_endian: true,
+                            value,
+                        } => {
                             format!("be{}:{value:#0w$x}", width * 8, w = width * 2 + 2)
                         }
-                        Field::Int { width, big_endian: false, value } => format!("u{}:{value}", width * 8),
+                        Field::Int {
+                            width,
+                            big_endian: false,
+                            value,
+                        } => format!("u{}:{value}", width * 8),
                         Field::Bytes(b) => format!("hex:{}", to_hex(b)),
                     })
                     .collect();
@@ -223,7 +237,9 @@ impl<'de> Deserialize<'de> for Datum {
                 Ok(Datum::Int(v as i128))
             }
             fn visit_u128<E: de::Error>(self, v: u128) -> Result<Datum, E> {
-                i128::try_from(v).map(Datum::Int).map_err(|_| E::custom("integer too large"))
+                i128::try_from(v)
+                    .map(Datum::Int)
+                    .map_err(|_| E::custom("integer too large"))
             }
             fn visit_i128<E: de::Error>(self, v: i128) -> Result<Datum, E> {
                 Ok(Datum::Int(v))
@@ -234,7 +250,9 @@ impl<'de> Deserialize<'de> for Datum {
                     fields.push(field.0);
                 }
                 if fields.is_empty() {
-                    return Err(de::Error::custom("an empty field list; expected fields like [{u32: 1}]"));
+                    return Err(de::Error::custom(
+                        "an empty field list; expected fields like [{u32: 1}]",
+                    ));
                 }
                 Ok(Datum::Fields(fields))
             }
@@ -290,14 +308,20 @@ impl<'de> Deserialize<'de> for FieldDe {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldDe, A::Error> {
                 let Some(kind) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom(format!("an empty field; expected one of {FIELD_KINDS}")));
+                    return Err(de::Error::custom(format!(
+                        "an empty field; expected one of {FIELD_KINDS}"
+                    )));
                 };
                 let field = if kind == "hex" {
                     Field::Bytes(parse_hex(&map.next_value::<String>()?).map_err(de::Error::custom)?)
                 } else if let Some((width, big_endian)) = field_width(&kind) {
                     let value = map.next_value::<i128>()?;
                     int_bytes(value, width, false).map_err(de::Error::custom)?;
-                    Field::Int { width, big_endian, value }
+                    Field::Int {
+                        width,
+                        big_endian,
+                        value,
+                    }
                 } else {
                     return Err(de::Error::custom(format!(
                         "unknown field width `{kind}`, expected one of: {FIELD_KINDS}"
@@ -326,20 +350,37 @@ mod tests {
         assert_eq!(Datum::Int(-1).encode(2, &NoFds).unwrap(), vec![0xff, 0xff]);
         assert_eq!(Datum::Int(5).encode(20, &NoFds).unwrap()[..2], [5, 0]);
         assert_eq!(Datum::Int(-1).encode(20, &NoFds).unwrap(), vec![0xff; 20]);
-        assert_eq!(Datum::Int(256).encode(1, &NoFds).unwrap_err(), "256 does not fit in 1 bytes");
+        assert_eq!(
+            Datum::Int(256).encode(1, &NoFds).unwrap_err(),
+            "256 does not fit in 1 bytes"
+        );
         // key_size 0 (queues, stacks): only 0 fits, and it is no bytes at all.
         assert_eq!(Datum::Int(0).encode(0, &NoFds).unwrap(), Vec::<u8>::new());
-        assert_eq!(Datum::Int(1).encode(0, &NoFds).unwrap_err(), "1 does not fit in 0 bytes");
+        assert_eq!(
+            Datum::Int(1).encode(0, &NoFds).unwrap_err(),
+            "1 does not fit in 0 bytes"
+        );
     }
 
     #[test]
     fn fields_concatenate_and_must_fill_the_size() {
         let lpm = Datum::Fields(vec![
-            Field::Int { width: 4, big_endian: false, value: 24 },
-            Field::Int { width: 4, big_endian: true, value: 0x0a000100 },
+            Field::Int {
+                width: 4,
+                big_endian: false,
+                value: 24,
+            },
+            Field::Int {
+                width: 4,
+                big_endian: true,
+                value: 0x0a000100,
+            },
         ]);
         assert_eq!(lpm.encode(8, &NoFds).unwrap(), vec![24, 0, 0, 0, 10, 0, 1, 0]);
-        assert_eq!(lpm.encode(6, &NoFds).unwrap_err(), "fields add up to 8 bytes, the map expects 6");
+        assert_eq!(
+            lpm.encode(6, &NoFds).unwrap_err(),
+            "fields add up to 8 bytes, the map expects 6"
+        );
     }
 
     #[test]
@@ -360,7 +401,10 @@ mod tests {
         );
         let explicit = Datum::PerCpu(vec![Datum::Int(1), Datum::Int(2)]);
         assert_eq!(explicit.encode_percpu(8, 2, &NoFds).unwrap()[8], 2);
-        assert!(explicit.encode_percpu(8, 4, &NoFds).unwrap_err().contains("4 possible CPUs"));
+        assert!(explicit
+            .encode_percpu(8, 4, &NoFds)
+            .unwrap_err()
+            .contains("4 possible CPUs"));
         assert!(explicit.encode(8, &NoFds).is_err());
     }
 

@@ -35,9 +35,14 @@ pub fn case_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn case_id(root: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(root).unwrap_or(file);
     let rel = rel.with_extension("");
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     if parts.is_empty() || (parts.len() == 1 && parts[0].is_empty()) {
-        file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     } else {
         parts.join("/")
     }
@@ -46,7 +51,12 @@ pub fn case_id(root: &Path, file: &Path) -> String {
 /// Load one case file.
 pub fn load_case(root: &Path, file: &Path) -> Result<Case, Vec<CaseError>> {
     let text = std::fs::read_to_string(file).map_err(|e| {
-        vec![CaseError { file: file.to_path_buf(), line: 0, column: 0, message: format!("cannot read: {e}") }]
+        vec![CaseError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        }]
     })?;
     parse_case(file, &case_id(root, file), &text)
 }
@@ -59,8 +69,15 @@ pub struct Library {
 
 /// Load every case below `root`. A broken file never stops the others from loading.
 pub fn load_library(root: &Path) -> std::io::Result<Library> {
-    let mut lib = Library { cases: Vec::new(), broken: Vec::new() };
-    let base = if root.is_file() { root.parent().unwrap_or(root) } else { root };
+    let mut lib = Library {
+        cases: Vec::new(),
+        broken: Vec::new(),
+    };
+    let base = if root.is_file() {
+        root.parent().unwrap_or(root)
+    } else {
+        root
+    };
     for file in case_files(root)? {
         match load_case(base, &file) {
             Ok(case) => lib.cases.push(case),

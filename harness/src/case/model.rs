@@ -56,60 +56,144 @@ pub struct Step {
 /// One operation. Map fields are indices into [`Case::maps`].
 #[derive(Debug, Clone)]
 pub enum Op {
-    Create { map: usize },
-    Update { map: usize, key: Datum, value: Datum, flags: u64 },
-    Lookup { map: usize, key: Datum, flags: u64 },
+    Create {
+        map: usize,
+    },
+    Update {
+        map: usize,
+        key: Datum,
+        value: Datum,
+        flags: u64,
+    },
+    Lookup {
+        map: usize,
+        key: Datum,
+        flags: u64,
+    },
     /// `key: None` passes a NULL key (maps without keys).
-    Delete { map: usize, key: Option<Datum> },
-    GetNextKey { map: usize, key: Option<Datum> },
-    LookupAndDelete { map: usize, key: Option<Datum>, flags: u64 },
+    Delete {
+        map: usize,
+        key: Option<Datum>,
+    },
+    GetNextKey {
+        map: usize,
+        key: Option<Datum>,
+    },
+    LookupAndDelete {
+        map: usize,
+        key: Option<Datum>,
+        flags: u64,
+    },
     /// Queue/stack/bloom filter: update with a NULL key.
-    Push { map: usize, value: Datum, flags: u64 },
+    Push {
+        map: usize,
+        value: Datum,
+        flags: u64,
+    },
     /// Queue/stack: lookup_and_delete with a NULL key.
-    Pop { map: usize },
+    Pop {
+        map: usize,
+    },
     /// Queue/stack/bloom filter: lookup with a NULL key (bloom: `value` is the one checked).
-    Peek { map: usize, value: Option<Datum> },
+    Peek {
+        map: usize,
+        value: Option<Datum>,
+    },
     /// Every entry, found with get_next_key from NULL and lookup, sorted by key.
-    Dump { map: usize },
-    Close { map: usize },
-    Freeze { map: usize },
-    UpdateBatch { map: usize, entries: Vec<(Datum, Datum)>, flags: u64 },
+    Dump {
+        map: usize,
+    },
+    Close {
+        map: usize,
+    },
+    Freeze {
+        map: usize,
+    },
+    UpdateBatch {
+        map: usize,
+        entries: Vec<(Datum, Datum)>,
+        flags: u64,
+    },
     /// Every entry through BPF_MAP_LOOKUP_BATCH in batches of `batch`, sorted by key.
-    LookupBatch { map: usize, batch: u32 },
-    LookupAndDeleteBatch { map: usize, batch: u32 },
-    DeleteBatch { map: usize, keys: Vec<Datum> },
+    LookupBatch {
+        map: usize,
+        batch: u32,
+    },
+    LookupAndDeleteBatch {
+        map: usize,
+        batch: u32,
+    },
+    DeleteBatch {
+        map: usize,
+        keys: Vec<Datum>,
+    },
     /// A helper call made by an XDP program through BPF_PROG_TEST_RUN. `program` names the
     /// loaded instance, so two programs can share one map.
-    Prog { map: usize, program: String, call: ProgCall },
+    Prog {
+        map: usize,
+        program: String,
+        call: ProgCall,
+    },
     /// Attach the xdp_stats program to `lo`, send `packets` UDP packets, detach.
-    Traffic { map: usize, packets: u32 },
+    Traffic {
+        map: usize,
+        packets: u32,
+    },
     /// BPF_OBJ_PIN; a relative path is below the case's own folder on bpffs.
-    Pin { map: usize, path: String },
+    Pin {
+        map: usize,
+        path: String,
+    },
     /// BPF_OBJ_GET; the fd becomes the map's fd (replacing any it had).
-    GetPinned { map: usize, path: String },
+    GetPinned {
+        map: usize,
+        path: String,
+    },
     /// BPF_MAP_GET_FD_BY_ID with the id the map had when it was created or last got.
-    GetById { map: usize },
+    GetById {
+        map: usize,
+    },
 }
 
 /// The helper an XDP program calls, with its arguments.
 #[derive(Debug, Clone)]
 pub enum ProgCall {
-    Lookup { key: Datum },
-    Update { key: Datum, value: Datum, flags: u64 },
-    Delete { key: Datum },
+    Lookup {
+        key: Datum,
+    },
+    Update {
+        key: Datum,
+        value: Datum,
+        flags: u64,
+    },
+    Delete {
+        key: Datum,
+    },
     /// bpf_map_push_elem (queue, stack; bloom filter: add).
-    Push { value: Datum, flags: u64 },
+    Push {
+        value: Datum,
+        flags: u64,
+    },
     Pop,
     /// bpf_map_peek_elem (queue, stack; bloom filter: check `value`).
-    Peek { value: Option<Datum> },
-    RingbufOutput { data: Datum, flags: u64 },
-    ForEach { flags: u64 },
-    LookupPercpu { key: Datum, cpu: u32 },
+    Peek {
+        value: Option<Datum>,
+    },
+    RingbufOutput {
+        data: Datum,
+        flags: u64,
+    },
+    ForEach {
+        flags: u64,
+    },
+    LookupPercpu {
+        key: Datum,
+        cpu: u32,
+    },
 }
 
 impl ProgCall {
-    pub const NAMES: &'static str =
-        "lookup, update, delete, push, pop, peek, ringbuf_output, for_each, lookup_percpu";
+    pub const NAMES: &'static str = "lookup, update, delete, push, pop, peek, ringbuf_output, for_each, lookup_percpu";
 
     fn describe(&self) -> String {
         let flags = |f: &u64| match f {
@@ -168,14 +252,20 @@ impl Op {
         };
         match self {
             Op::Create { .. } => format!("create {m}"),
-            Op::Update { key, value, flags: f, .. } => format!("update {m} key={key} value={value}{}", flags(f)),
+            Op::Update {
+                key, value, flags: f, ..
+            } => format!("update {m} key={key} value={value}{}", flags(f)),
             Op::Lookup { key, flags: f, .. } => format!("lookup {m} key={key}{}", flags(f)),
             Op::Delete { key: Some(key), .. } => format!("delete {m} key={key}"),
             Op::Delete { key: None, .. } => format!("delete {m} key=NULL"),
             Op::GetNextKey { key: None, .. } => format!("get_next_key {m} from=NULL"),
             Op::GetNextKey { key: Some(k), .. } => format!("get_next_key {m} from={k}"),
-            Op::LookupAndDelete { key: None, flags: f, .. } => format!("lookup_and_delete {m} key=NULL{}", flags(f)),
-            Op::LookupAndDelete { key: Some(k), flags: f, .. } => format!("lookup_and_delete {m} key={k}{}", flags(f)),
+            Op::LookupAndDelete {
+                key: None, flags: f, ..
+            } => format!("lookup_and_delete {m} key=NULL{}", flags(f)),
+            Op::LookupAndDelete {
+                key: Some(k), flags: f, ..
+            } => format!("lookup_and_delete {m} key={k}{}", flags(f)),
             Op::Push { value, flags: f, .. } => format!("push {m} value={value}{}", flags(f)),
             Op::Pop { .. } => format!("pop {m}"),
             Op::Peek { value: None, .. } => format!("peek {m}"),
@@ -230,7 +320,10 @@ pub enum Expect {
     Key(Datum),
     Entries(Vec<(Datum, Datum)>),
     /// A program step: the helper's return code and, if given, the value it produced.
-    Ret { ret: i64, value: Option<Datum> },
+    Ret {
+        ret: i64,
+        value: Option<Datum>,
+    },
 }
 
 impl fmt::Display for Expect {

@@ -26,9 +26,8 @@ impl Table {
 
     /// `Ok(value)` or an error message listing what would have been valid.
     pub fn lookup(&self, name: &str) -> Result<u64, String> {
-        self.value(name).ok_or_else(|| {
-            format!("unknown {} `{name}`, expected one of: {}", self.what, self.names())
-        })
+        self.value(name)
+            .ok_or_else(|| format!("unknown {} `{name}`, expected one of: {}", self.what, self.names()))
     }
 }
 
@@ -189,7 +188,10 @@ mod tests {
     #[test]
     fn unknown_names_list_the_valid_ones() {
         let err = MAP_TYPES.lookup("hsah").unwrap_err();
-        assert!(err.starts_with("unknown map type `hsah`, expected one of: hash, array,"), "{err}");
+        assert!(
+            err.starts_with("unknown map type `hsah`, expected one of: hash, array,"),
+            "{err}"
+        );
         assert_eq!(errno_name(17), "EEXIST");
         assert_eq!(errno_name(524), "ENOTSUPP");
         assert_eq!(errno_name(4095), "errno4095");

@@ -177,8 +177,10 @@ peek, dump, close, freeze, update_batch, lookup_batch, lookup_and_delete_batch, 
 pin, get_pinned, get_by_id";
 
 /// Flags of bpf_ringbuf_output(): BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP.
-const RINGBUF_FLAGS: super::names::Table =
-    super::names::Table { what: "ring buffer flag", entries: &[("no_wakeup", 1), ("force_wakeup", 2)] };
+const RINGBUF_FLAGS: super::names::Table = super::names::Table {
+    what: "ring buffer flag",
+    entries: &[("no_wakeup", 1), ("force_wakeup", 2)],
+};
 
 /// The arguments a step kind requires and those it allows (`map` always; `op` for `prog`).
 fn arg_rules(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
@@ -265,7 +267,10 @@ pub fn parse_case(file: &Path, id: &str, text: &str) -> Result<Case, Vec<CaseErr
 fn token_at(text: &str, line: u64, column: u64) -> Option<String> {
     let row = text.lines().nth(line.checked_sub(1)? as usize)?;
     let rest: String = row.chars().skip(column.checked_sub(1)? as usize).collect();
-    let token: String = rest.chars().take_while(|c| !matches!(c, ',' | '}' | ']' | '#')).collect();
+    let token: String = rest
+        .chars()
+        .take_while(|c| !matches!(c, ',' | '}' | ']' | '#'))
+        .collect();
     let token = token.trim();
     (!token.is_empty()).then(|| token.to_string())
 }
@@ -293,7 +298,11 @@ fn yaml_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> CaseError {
     // "invalid u32" alone says neither what was found nor what would do.
     let message = match message.strip_prefix("invalid ") {
         Some(ty @ ("u32" | "u64" | "i128")) => {
-            let want = if ty == "u32" { "an integer from 0 to 4294967295" } else { "an integer" };
+            let want = if ty == "u32" {
+                "an integer from 0 to 4294967295"
+            } else {
+                "an integer"
+            };
             match token_at(text, line, column) {
                 Some(found) => format!("found `{found}`, expected {want}"),
                 None => format!("expected {want}"),
@@ -301,7 +310,12 @@ fn yaml_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> CaseError {
         }
         _ => message,
     };
-    CaseError { file: file.to_path_buf(), line, column, message }
+    CaseError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    }
 }
 
 /// Collects located errors while validating.
@@ -327,7 +341,10 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
         errors.at(&raw.about, "`about` is empty; say in one line what this case pins down");
     }
     if raw.source.value.trim().is_empty() {
-        errors.at(&raw.source, "`source` is empty; name the kernel code or selftest that defines the behaviour");
+        errors.at(
+            &raw.source,
+            "`source` is empty; name the kernel code or selftest that defines the behaviour",
+        );
     }
 
     let names: Vec<&String> = raw.maps.keys().collect();
@@ -355,18 +372,27 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             match found {
                 Some(j) if j < i => Some(j),
                 Some(_) => {
-                    errors.at(inner, format!("inner map `{}` must be declared before `{name}`", inner.value));
+                    errors.at(
+                        inner,
+                        format!("inner map `{}` must be declared before `{name}`", inner.value),
+                    );
                     None
                 }
                 None => {
-                    errors.at(inner, format!("unknown map `{}`, declared maps: {}", inner.value, join(&names)));
+                    errors.at(
+                        inner,
+                        format!("unknown map `{}`, declared maps: {}", inner.value, join(&names)),
+                    );
                     None
                 }
             }
         });
         if let Some(n) = &m.name {
             if n.value.len() > 15 {
-                errors.at(n, format!("map name `{}` is longer than the kernel's 15 bytes", n.value));
+                errors.at(
+                    n,
+                    format!("map name `{}` is longer than the kernel's 15 bytes", n.value),
+                );
             }
         }
         maps.push(MapDef {
@@ -387,7 +413,11 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
     for raw_step in &raw.steps {
         if let Some(op) = step_op(&mut errors, &names, &maps, raw_step) {
             let expect = raw_step.value.expect.as_ref().map(|e| e.value.clone());
-            steps.push(Step { op, expect, line: raw_step.referenced.line() });
+            steps.push(Step {
+                op,
+                expect,
+                line: raw_step.referenced.line(),
+            });
         }
     }
 
@@ -421,9 +451,29 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     macro_rules! present {
         ($($field:ident),*) => { $( if s.$field.is_some() { kinds.push(stringify!($field)); } )* };
     }
-    present!(create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, peek, dump, close,
-        freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch, prog, traffic, pin, get_pinned,
-        get_by_id);
+    present!(
+        create,
+        update,
+        lookup,
+        delete,
+        get_next_key,
+        lookup_and_delete,
+        push,
+        pop,
+        peek,
+        dump,
+        close,
+        freeze,
+        update_batch,
+        lookup_batch,
+        lookup_and_delete_batch,
+        delete_batch,
+        prog,
+        traffic,
+        pin,
+        get_pinned,
+        get_by_id
+    );
     match kinds.len() {
         1 => {}
         0 => {
@@ -439,7 +489,10 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     let map_index = |errors: &mut Errors, map: &Spanned<String>| -> Option<usize> {
         let found = names.iter().position(|n| **n == map.value);
         if found.is_none() {
-            errors.at(map, format!("unknown map `{}`, declared maps: {}", map.value, join(names)));
+            errors.at(
+                map,
+                format!("unknown map `{}`, declared maps: {}", map.value, join(names)),
+            );
         }
         found
     };
@@ -487,7 +540,14 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     let rule_name = match (kind, &a.op) {
         ("prog", Some(op)) => {
             if arg_rules(&format!("prog {}", op.value)).is_none() {
-                errors.at(op, format!("unknown program op `{}`, expected one of: {}", op.value, ProgCall::NAMES));
+                errors.at(
+                    op,
+                    format!(
+                        "unknown program op `{}`, expected one of: {}",
+                        op.value,
+                        ProgCall::NAMES
+                    ),
+                );
                 return None;
             }
             format!("prog {}", op.value)
@@ -521,7 +581,11 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         return None;
     }
 
-    let flag_table = if rule_name == "prog ringbuf_output" { &RINGBUF_FLAGS } else { &ELEM_FLAGS };
+    let flag_table = if rule_name == "prog ringbuf_output" {
+        &RINGBUF_FLAGS
+    } else {
+        &ELEM_FLAGS
+    };
     let flags = match &a.flags {
         None => 0,
         Some(f) => {
@@ -566,28 +630,58 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     let batch = a.batch.unwrap_or(def.max_entries.max(1));
 
     Some(match rule_name.as_str() {
-        "update" => Op::Update { map, key: key?, value: value?, flags },
+        "update" => Op::Update {
+            map,
+            key: key?,
+            value: value?,
+            flags,
+        },
         "lookup" => Op::Lookup { map, key: key?, flags },
         "delete" => Op::Delete { map, key },
         "get_next_key" => Op::GetNextKey { map, key },
         "lookup_and_delete" => Op::LookupAndDelete { map, key, flags },
-        "push" => Op::Push { map, value: value?, flags },
+        "push" => Op::Push {
+            map,
+            value: value?,
+            flags,
+        },
         "peek" => Op::Peek { map, value },
         "update_batch" => Op::UpdateBatch {
             map,
-            entries: a.entries.iter().flatten().map(|kv| (kv.key.clone(), kv.value.clone())).collect(),
+            entries: a
+                .entries
+                .iter()
+                .flatten()
+                .map(|kv| (kv.key.clone(), kv.value.clone()))
+                .collect(),
             flags,
         },
         "lookup_batch" => Op::LookupBatch { map, batch },
         "lookup_and_delete_batch" => Op::LookupAndDeleteBatch { map, batch },
-        "delete_batch" => Op::DeleteBatch { map, keys: a.keys.clone().unwrap_or_default() },
-        "traffic" => Op::Traffic { map, packets: a.packets? },
-        "pin" => Op::Pin { map, path: a.path.clone()? },
-        "get_pinned" => Op::GetPinned { map, path: a.path.clone()? },
+        "delete_batch" => Op::DeleteBatch {
+            map,
+            keys: a.keys.clone().unwrap_or_default(),
+        },
+        "traffic" => Op::Traffic {
+            map,
+            packets: a.packets?,
+        },
+        "pin" => Op::Pin {
+            map,
+            path: a.path.clone()?,
+        },
+        "get_pinned" => Op::GetPinned {
+            map,
+            path: a.path.clone()?,
+        },
         prog => {
             let call = match prog.trim_start_matches("prog ") {
                 "lookup" => ProgCall::Lookup { key: key? },
-                "update" => ProgCall::Update { key: key?, value: value?, flags },
+                "update" => ProgCall::Update {
+                    key: key?,
+                    value: value?,
+                    flags,
+                },
                 "delete" => ProgCall::Delete { key: key? },
                 "push" => ProgCall::Push { value: value?, flags },
                 "pop" => ProgCall::Pop,
@@ -597,7 +691,11 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
                 "lookup_percpu" => ProgCall::LookupPercpu { key: key?, cpu: a.cpu? },
                 other => unreachable!("arg_rules knows no `{other}`"),
             };
-            Op::Prog { map, program: a.program.clone().unwrap_or_else(|| "a".into()), call }
+            Op::Prog {
+                map,
+                program: a.program.clone().unwrap_or_else(|| "a".into()),
+                call,
+            }
         }
     })
 }
@@ -661,6 +759,9 @@ steps:
         let lines: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.message.as_str())).collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert_eq!(lines[0].0, 6);
-        assert_eq!(lines[1], (7, "key for map `m`: hex bytes are 1 bytes long, the map expects 4"));
+        assert_eq!(
+            lines[1],
+            (7, "key for map `m`: hex bytes are 1 bytes long, the map expects 4")
+        );
     }
 }

@@ -16,7 +16,11 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
                 Outcome::Prog { ret, .. } => ret.0 < 0,
                 _ => false,
             };
-            return if failed { Err(format!("expected ok, observed {observed}")) } else { Ok(()) };
+            return if failed {
+                Err(format!("expected ok, observed {observed}"))
+            } else {
+                Ok(())
+            };
         }
         Expect::Errno(e) => Outcome::Errno(e.clone()),
         Expect::Value(v) => Outcome::Value(show_value(r, def, v)?),
@@ -24,13 +28,23 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
         Expect::Entries(entries) => {
             let mut list = entries
                 .iter()
-                .map(|(k, v)| Ok(Entry { key: show_key(r, def, k)?, value: show_value(r, def, v)? }))
+                .map(|(k, v)| {
+                    Ok(Entry {
+                        key: show_key(r, def, k)?,
+                        value: show_value(r, def, v)?,
+                    })
+                })
                 .collect::<Result<Vec<_>, String>>()?;
             sort_entries(&mut list);
             Outcome::Entries(list)
         }
         Expect::Ret { ret, value } => {
-            let Outcome::Prog { ret: got, value: got_value, .. } = observed else {
+            let Outcome::Prog {
+                ret: got,
+                value: got_value,
+                ..
+            } = observed
+            else {
                 return Err(format!("expected {expect}, observed {observed}"));
             };
             let expected_value = match value {
@@ -45,14 +59,20 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
             return if got.matches(*ret) && value_ok {
                 Ok(())
             } else {
-                Err(format!("{}: expected {expect}, observed {observed}", op.describe(&r.case.maps)))
+                Err(format!(
+                    "{}: expected {expect}, observed {observed}",
+                    op.describe(&r.case.maps)
+                ))
             };
         }
     };
     if &expected == observed {
         Ok(())
     } else {
-        Err(format!("{}: expected {expected}, observed {observed}", op.describe(&r.case.maps)))
+        Err(format!(
+            "{}: expected {expected}, observed {observed}",
+            op.describe(&r.case.maps)
+        ))
     }
 }
 
@@ -65,7 +85,11 @@ fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> 
         return Ok(Shown::Map { map: name.clone() });
     }
     Ok(if def.is_percpu() {
-        Shown::from_percpu(&r.encode_value(def, value)?, def.value_size as usize, r.env.possible_cpus)
+        Shown::from_percpu(
+            &r.encode_value(def, value)?,
+            def.value_size as usize,
+            r.env.possible_cpus,
+        )
     } else {
         Shown::from_bytes(&r.encode_value(def, value)?)
     })

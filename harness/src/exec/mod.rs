@@ -27,7 +27,9 @@ pub struct Env {
 
 impl Env {
     pub fn detect() -> io::Result<Env> {
-        Ok(Env { possible_cpus: sys::possible_cpus()? })
+        Ok(Env {
+            possible_cpus: sys::possible_cpus()?,
+        })
     }
 }
 
@@ -56,11 +58,16 @@ pub fn kernel_release() -> String {
         return "unknown".into();
     }
     // SAFETY: release is NUL-terminated by the kernel.
-    unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn lift_memlock_limit() {
-    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: setrlimit only reads the struct. Failure (not root) leaves the old limit.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
 }
@@ -84,8 +91,15 @@ struct Maps<'c> {
 
 impl FdResolver for Maps<'_> {
     fn map_fd(&self, name: &str) -> Result<u32, String> {
-        let i = self.defs.iter().position(|d| d.name == name).ok_or(format!("unknown map `{name}`"))?;
-        self.fds[i].as_ref().map(|fd| fd.as_raw_fd() as u32).ok_or_else(|| self.missing[i].clone())
+        let i = self
+            .defs
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or(format!("unknown map `{name}`"))?;
+        self.fds[i]
+            .as_ref()
+            .map(|fd| fd.as_raw_fd() as u32)
+            .ok_or_else(|| self.missing[i].clone())
     }
 }
 
@@ -121,7 +135,11 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
         maps: Maps {
             defs: &case.maps,
             fds: (0..n).map(|_| None).collect(),
-            missing: case.maps.iter().map(|m| format!("map {} is not created yet", m.name)).collect(),
+            missing: case
+                .maps
+                .iter()
+                .map(|m| format!("map {} is not created yet", m.name))
+                .collect(),
         },
         ids: vec![None; n],
         programs: HashMap::new(),
@@ -132,19 +150,29 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
 
     // Maps that no `create` step names are created first, in declaration order, each as a
     // recorded step: a creation error is a result like any other.
-    let explicit: HashSet<usize> =
-        case.steps.iter().filter(|s| matches!(s.op, Op::Create { .. })).map(|s| s.op.map()).collect();
+    let explicit: HashSet<usize> = case
+        .steps
+        .iter()
+        .filter(|s| matches!(s.op, Op::Create { .. }))
+        .map(|s| s.op.map())
+        .collect();
     for map in (0..n).filter(|i| !explicit.contains(i)) {
         let op = Op::Create { map };
         let result = runner.create(map);
-        steps.push(StepResult { step: op.describe(&case.maps), result, expect: None, violation: None });
+        steps.push(StepResult {
+            step: op.describe(&case.maps),
+            result,
+            expect: None,
+            violation: None,
+        });
     }
 
     for step in &case.steps {
         let result = runner.execute(&step.op);
-        let violation = step.expect.as_ref().and_then(|e| {
-            expect::check(e, &result, &step.op, &case.maps[step.op.map()], &runner).err()
-        });
+        let violation = step
+            .expect
+            .as_ref()
+            .and_then(|e| expect::check(e, &result, &step.op, &case.maps[step.op.map()], &runner).err());
         steps.push(StepResult {
             step: step.op.describe(&case.maps),
             result,
@@ -152,7 +180,11 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
             violation,
         });
     }
-    CaseResult { case: case.id.clone(), steps, harness_error: runner.harness_error.take() }
+    CaseResult {
+        case: case.id.clone(),
+        steps,
+        harness_error: runner.harness_error.take(),
+    }
 }
 
 fn errno_of(e: &io::Error) -> Outcome {
@@ -202,10 +234,14 @@ impl Runner<'_> {
             // show which of the case's maps it is instead.
             let id = u32::from_le_bytes(bytes.try_into().unwrap_or_default());
             // By remembered id, so a map the case closed but an outer map holds keeps its name.
-            let name = self.ids.iter().zip(self.case.maps.iter()).find_map(|(known, d)| {
-                (*known == Some(id)).then(|| d.name.clone())
-            });
-            return Shown::Map { map: name.unwrap_or_else(|| "(a map outside the case)".into()) };
+            let name = self
+                .ids
+                .iter()
+                .zip(self.case.maps.iter())
+                .find_map(|(known, d)| (*known == Some(id)).then(|| d.name.clone()));
+            return Shown::Map {
+                map: name.unwrap_or_else(|| "(a map outside the case)".into()),
+            };
         }
         Shown::from_bytes(bytes)
     }
@@ -273,7 +309,9 @@ impl Runner<'_> {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
         let fd = fd.try_clone().map(Some).unwrap_or(None);
-        let Some(fd) = fd else { return self.harness_failure("cannot duplicate a map fd".into()) };
+        let Some(fd) = fd else {
+            return self.harness_failure("cannot duplicate a map fd".into());
+        };
         match self.execute_on(op, &fd) {
             Ok(outcome) => outcome,
             Err(why) => self.harness_failure(why),
@@ -445,26 +483,50 @@ impl Runner<'_> {
         let bloom = def.map_type == 30;
         let op = match call {
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
-            ProgCall::Update { key: k, value: v, flags } => ProgOp::Update { key: key(k)?, value: value(v)?, flags: *flags },
+            ProgCall::Update {
+                key: k,
+                value: v,
+                flags,
+            } => ProgOp::Update {
+                key: key(k)?,
+                value: value(v)?,
+                flags: *flags,
+            },
             ProgCall::Delete { key: k } => ProgOp::Delete { key: key(k)? },
-            ProgCall::Push { value: v, flags } if bloom => ProgOp::BloomAdd { value: value(v)?, flags: *flags },
-            ProgCall::Push { value: v, flags } => ProgOp::Push { value: value(v)?, flags: *flags },
+            ProgCall::Push { value: v, flags } if bloom => ProgOp::BloomAdd {
+                value: value(v)?,
+                flags: *flags,
+            },
+            ProgCall::Push { value: v, flags } => ProgOp::Push {
+                value: value(v)?,
+                flags: *flags,
+            },
             ProgCall::Pop => ProgOp::Pop,
             ProgCall::Peek { value: Some(v) } => ProgOp::BloomCheck { value: value(v)? },
             ProgCall::Peek { value: None } => ProgOp::Peek,
-            ProgCall::RingbufOutput { data, flags } => {
-                ProgOp::RingbufOutput { data: data.encode_natural(&self.maps)?, flags: *flags }
-            }
+            ProgCall::RingbufOutput { data, flags } => ProgOp::RingbufOutput {
+                data: data.encode_natural(&self.maps)?,
+                flags: *flags,
+            },
             ProgCall::ForEach { flags: 0 } => ProgOp::ForEach,
             ProgCall::ForEach { flags } => ProgOp::ForEachFlags { flags: *flags },
-            ProgCall::LookupPercpu { key: k, cpu } => ProgOp::LookupPercpu { key: key(k)?, cpu: *cpu },
+            ProgCall::LookupPercpu { key: k, cpu } => ProgOp::LookupPercpu {
+                key: key(k)?,
+                cpu: *cpu,
+            },
         };
         let programs = self.programs.entry(program.to_string()).or_default();
         let ringbuf = def.map_type == 27;
         match programs.run(&map_ref(def, fd), &op) {
             Ok(out) => Ok(Outcome::Prog {
                 ret: Ret(out.ret),
-                value: out.data.map(|d| if ringbuf { show_record(&d) } else { Shown::from_bytes(&d) }),
+                value: out.data.map(|d| {
+                    if ringbuf {
+                        show_record(&d)
+                    } else {
+                        Shown::from_bytes(&d)
+                    }
+                }),
                 sum: out.sum,
             }),
             Err(e) => prog_error(e),
@@ -495,7 +557,10 @@ impl Runner<'_> {
             next.truncate(ks);
             let mut v = vec![0u8; self.value_len(def)];
             match sys::map_lookup(fd, Some(&next), &mut v, 0) {
-                Ok(()) => entries.push(Entry { key: show_key(def, &next), value: self.show_value(def, &v) }),
+                Ok(()) => entries.push(Entry {
+                    key: show_key(def, &next),
+                    value: self.show_value(def, &v),
+                }),
                 // A key get_next_key returns but lookup cannot find (e.g. an empty array-of-maps
                 // slot) is not an entry.
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -503,7 +568,10 @@ impl Runner<'_> {
             }
             prev = Some(next);
         }
-        Outcome::NotRun(format!("iteration did not end after {} keys", Self::iteration_limit(def)))
+        Outcome::NotRun(format!(
+            "iteration did not end after {} keys",
+            Self::iteration_limit(def)
+        ))
     }
 
     fn lookup_batch(&self, def: &MapDef, fd: std::os::fd::BorrowedFd, batch: u32, cmd: bpf_cmd) -> Outcome {
@@ -542,7 +610,10 @@ impl Runner<'_> {
                 Err(e) => return errno_of(&e),
             }
         }
-        Outcome::NotRun(format!("batch lookup did not end after {} batches", Self::iteration_limit(def)))
+        Outcome::NotRun(format!(
+            "batch lookup did not end after {} batches",
+            Self::iteration_limit(def)
+        ))
     }
 }
 
@@ -550,7 +621,9 @@ impl Runner<'_> {
 /// better as bytes than as one little-endian integer.
 pub(crate) fn show_key(def: &MapDef, bytes: &[u8]) -> Shown {
     if def.map_type == 11 {
-        Shown::Hex { hex: crate::case::data::to_hex(bytes) }
+        Shown::Hex {
+            hex: crate::case::data::to_hex(bytes),
+        }
     } else {
         Shown::from_bytes(bytes)
     }
@@ -558,7 +631,9 @@ pub(crate) fn show_key(def: &MapDef, bytes: &[u8]) -> Shown {
 
 /// Ring buffer records are byte strings of any length: always hex, even at 8 bytes.
 pub(crate) fn show_record(bytes: &[u8]) -> Shown {
-    Shown::Hex { hex: crate::case::data::to_hex(bytes) }
+    Shown::Hex {
+        hex: crate::case::data::to_hex(bytes),
+    }
 }
 
 fn map_ref<'a>(def: &MapDef, fd: BorrowedFd<'a>) -> MapRef<'a> {

@@ -8,8 +8,18 @@ use anyhow::{bail, Context, Result};
 
 pub const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const CODENAMES: &[&str] = &[
-    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "stable", "testing",
-    "unstable", "oldstable", "oldoldstable",
+    "buster",
+    "bullseye",
+    "bookworm",
+    "trixie",
+    "forky",
+    "duke",
+    "sid",
+    "stable",
+    "testing",
+    "unstable",
+    "oldstable",
+    "oldoldstable",
 ];
 
 /// One `deb` source of an apt configuration.
@@ -43,7 +53,10 @@ pub fn parse_one_line(text: &str) -> Vec<AptSource> {
         }
         let mut words = rest.split_whitespace();
         if let (Some(uri), Some(suite)) = (words.next(), words.next()) {
-            out.push(AptSource { uri: uri.to_string(), suites: vec![suite.to_string()] });
+            out.push(AptSource {
+                uri: uri.to_string(),
+                suites: vec![suite.to_string()],
+            });
         }
     }
     out
@@ -78,7 +91,10 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
         }
         if enabled && types.iter().any(|t| t == "deb") {
             for uri in uris {
-                out.push(AptSource { uri, suites: suites.clone() });
+                out.push(AptSource {
+                    uri,
+                    suites: suites.clone(),
+                });
             }
         }
     }
@@ -89,8 +105,7 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
 pub fn pick_mirrors(sources: &[AptSource]) -> Option<Mirrors> {
     let is_debian = |s: &str| {
         let (code, pocket) = s.split_once('-').unwrap_or((s, ""));
-        CODENAMES.contains(&code)
-            && ["", "updates", "backports", "security", "proposed-updates"].contains(&pocket)
+        CODENAMES.contains(&code) && ["", "updates", "backports", "security", "proposed-updates"].contains(&pocket)
     };
     let main = sources
         .iter()
@@ -110,8 +125,8 @@ pub fn pick_mirrors(sources: &[AptSource]) -> Option<Mirrors> {
 pub fn system_mirrors() -> Result<Mirrors> {
     if let Ok(m) = std::env::var("MAPCONFORM_DEBIAN_MIRROR") {
         let main = m.trim_end_matches('/').to_string();
-        let security = std::env::var("MAPCONFORM_DEBIAN_SECURITY_MIRROR")
-            .unwrap_or_else(|_| format!("{main}-security"));
+        let security =
+            std::env::var("MAPCONFORM_DEBIAN_SECURITY_MIRROR").unwrap_or_else(|_| format!("{main}-security"));
         return Ok(Mirrors { main, security });
     }
     let mut sources = Vec::new();
@@ -149,7 +164,11 @@ impl AptState {
         }
         let mut list = String::new();
         for s in suites {
-            let uri = if s.ends_with("-security") { &mirrors.security } else { &mirrors.main };
+            let uri = if s.ends_with("-security") {
+                &mirrors.security
+            } else {
+                &mirrors.main
+            };
             list.push_str(&format!("deb [signed-by={KEYRING}] {uri} {s} main\n"));
         }
         std::fs::write(dir.join("sources.list"), list)?;
@@ -179,28 +198,52 @@ impl AptState {
 
     fn cmd(&self, prog: &str) -> Command {
         let mut c = Command::new(prog);
-        c.args(self.opts()).env("LC_ALL", "C").env("DEBIAN_FRONTEND", "noninteractive");
+        c.args(self.opts())
+            .env("LC_ALL", "C")
+            .env("DEBIAN_FRONTEND", "noninteractive");
         c
     }
 
     fn output(&self, prog: &str, args: &[&str]) -> Result<String> {
-        let out = self.cmd(prog).args(args).stdin(Stdio::null()).output()
+        let out = self
+            .cmd(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
             .with_context(|| format!("running {prog}"))?;
         if !out.status.success() {
-            bail!("{prog} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "{prog} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// `apt-get update` (quiet; apt's errors are returned).
     pub fn update(&self) -> Result<()> {
-        let out = self.cmd("apt-get").args(["-q", "update"]).stdin(Stdio::null()).output()
+        let out = self
+            .cmd("apt-get")
+            .args(["-q", "update"])
+            .stdin(Stdio::null())
+            .output()
             .context("running apt-get")?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         // apt-get update exits 0 on some fetch failures; its "E:"/"W: Failed" lines tell.
-        let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("E:") || l.contains("Failed to fetch")).collect();
+        let errors: Vec<_> = stderr
+            .lines()
+            .filter(|l| l.starts_with("E:") || l.contains("Failed to fetch"))
+            .collect();
         if !out.status.success() || !errors.is_empty() {
-            bail!("apt-get update: {}", if errors.is_empty() { stderr.trim().to_string() } else { errors.join("; ") });
+            bail!(
+                "apt-get update: {}",
+                if errors.is_empty() {
+                    stderr.trim().to_string()
+                } else {
+                    errors.join("; ")
+                }
+            );
         }
         Ok(())
     }
@@ -217,7 +260,10 @@ impl AptState {
 
     /// The control fields of `pkg` at `version`, or None if there is no such version.
     pub fn show(&self, pkg: &str, version: &str) -> Result<Option<Vec<(String, String)>>> {
-        let out = self.cmd("apt-cache").args(["show", &format!("{pkg}={version}")]).output()?;
+        let out = self
+            .cmd("apt-cache")
+            .args(["show", &format!("{pkg}={version}")])
+            .output()?;
         if !out.status.success() {
             return Ok(None);
         }
@@ -248,7 +294,11 @@ impl AptState {
             .context("running apt-get download")?
             .wait_with_output()?;
         if !out.status.success() {
-            bail!("apt-get download {}: {}", specs.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "apt-get download {}: {}",
+                specs.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         let mut debs: Vec<PathBuf> = std::fs::read_dir(dest)?
             .flatten()
@@ -257,7 +307,11 @@ impl AptState {
             .collect();
         debs.sort();
         if debs.len() != pkgs.len() {
-            bail!("apt-get download produced {} .deb files for {} packages", debs.len(), pkgs.len());
+            bail!(
+                "apt-get download produced {} .deb files for {} packages",
+                debs.len(),
+                pkgs.len()
+            );
         }
         Ok(debs)
     }

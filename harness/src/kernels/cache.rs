@@ -67,7 +67,13 @@ impl Kernel {
             let release = std::fs::read(path.join("include/config/kernel.release"))
                 .ok()
                 .map(|b| String::from_utf8_lossy(&b).trim().to_string());
-            return Ok(Kernel { id, release, version: None, boot_image: path, modules: None });
+            return Ok(Kernel {
+                id,
+                release,
+                version: None,
+                boot_image: path,
+                modules: None,
+            });
         }
         let data = std::fs::read(&path).with_context(|| format!("reading {id}"))?;
         if !data.starts_with(vmlinux::ELF_MAGIC) && !vmlinux::is_bzimage(&data) {
@@ -81,7 +87,13 @@ impl Kernel {
                 m.is_dir().then_some(m)
             })
         });
-        Ok(Kernel { id, release, version: None, boot_image: path, modules })
+        Ok(Kernel {
+            id,
+            release,
+            version: None,
+            boot_image: path,
+            modules,
+        })
     }
 }
 
@@ -160,8 +172,8 @@ impl Cache {
         if !rec.is_file() {
             return Ok(None);
         }
-        let record: KernelRecord = serde_json::from_slice(&std::fs::read(&rec)?)
-            .with_context(|| format!("reading {}", rec.display()))?;
+        let record: KernelRecord =
+            serde_json::from_slice(&std::fs::read(&rec)?).with_context(|| format!("reading {}", rec.display()))?;
         let size = dir_size(&dir);
         Ok(Some(CachedKernel { record, dir, size }))
     }
@@ -169,7 +181,9 @@ impl Cache {
     /// All cached kernels, sorted by id.
     pub fn list(&self) -> Result<Vec<CachedKernel>> {
         let mut out = Vec::new();
-        let Ok(rd) = std::fs::read_dir(self.kernels_dir()) else { return Ok(out) };
+        let Ok(rd) = std::fs::read_dir(self.kernels_dir()) else {
+            return Ok(out);
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || name.ends_with(".new") || name.ends_with(".old") {
@@ -201,12 +215,16 @@ impl Cache {
 
 /// Sort key: `5.10` before `6.1` before `6.12`.
 pub fn version_key(id: &str) -> Vec<u64> {
-    id.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect()
+    id.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// Bytes on disk under `path` (files only, symlinks not followed).
 pub fn dir_size(path: &Path) -> u64 {
-    let Ok(md) = std::fs::symlink_metadata(path) else { return 0 };
+    let Ok(md) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
     if md.is_dir() {
         std::fs::read_dir(path)
             .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
@@ -223,9 +241,18 @@ mod tests {
     #[test]
     fn cache_root_precedence() {
         let home = Path::new("/home/u");
-        assert_eq!(cache_root_from(Some("/c"), Some("/x"), Some(home)).unwrap(), PathBuf::from("/c"));
-        assert_eq!(cache_root_from(None, Some("/x"), Some(home)).unwrap(), PathBuf::from("/x/mapconform"));
-        assert_eq!(cache_root_from(Some(""), Some(""), Some(home)).unwrap(), PathBuf::from("/home/u/.cache/mapconform"));
+        assert_eq!(
+            cache_root_from(Some("/c"), Some("/x"), Some(home)).unwrap(),
+            PathBuf::from("/c")
+        );
+        assert_eq!(
+            cache_root_from(None, Some("/x"), Some(home)).unwrap(),
+            PathBuf::from("/x/mapconform")
+        );
+        assert_eq!(
+            cache_root_from(Some(""), Some(""), Some(home)).unwrap(),
+            PathBuf::from("/home/u/.cache/mapconform")
+        );
         assert_eq!(cache_root_from(None, None, None), None);
     }
 

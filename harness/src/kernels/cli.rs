@@ -74,7 +74,11 @@ pub fn boot(args: &BootArgs) -> Result<()> {
     let mut reqs = Vec::new();
     for (i, spec) in args.kernels.iter().enumerate() {
         let kernel = cache.resolve(spec)?;
-        let tag: String = kernel.id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+        let tag: String = kernel
+            .id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .collect();
         let mut r = vm::BootRequest::new(kernel, args.command.clone(), args.rwdir.join(format!("{i}-{tag}")));
         r.cpus = args.cpus;
         r.memory_mb = args.memory_mb;
@@ -95,7 +99,14 @@ pub fn boot(args: &BootArgs) -> Result<()> {
     for (req, rep) in reqs.iter().zip(reports) {
         match rep {
             Ok(rep) => {
-                println!("== {} ({:?}): {:?} in {:.1}s; results in {}", rep.id, rep.accel, rep.outcome, rep.wall.as_secs_f64(), req.rwdir.display());
+                println!(
+                    "== {} ({:?}): {:?} in {:.1}s; results in {}",
+                    rep.id,
+                    rep.accel,
+                    rep.outcome,
+                    rep.wall.as_secs_f64(),
+                    req.rwdir.display()
+                );
                 if std::env::var_os("MAPCONFORM_SHOW_CMD").is_some() {
                     println!("   {}", vm::shell_join(&rep.command_line));
                 }

@@ -36,22 +36,37 @@ pub fn resolve(apt: &AptState, entry: &MatrixEntry) -> Result<Resolution> {
         .candidate(&entry.meta)?
         .with_context(|| format!("package {} not found in {}", entry.meta, entry.suites.join(", ")))?;
     let fields = apt.show(&entry.meta, &version)?.context("metapackage vanished")?;
-    let depends = fields.iter().find(|(k, _)| k == "Depends").map(|(_, v)| v.as_str()).unwrap_or("");
+    let depends = fields
+        .iter()
+        .find(|(k, _)| k == "Depends")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let kver = apt::depends_names(depends)
         .into_iter()
         .find_map(|n| n.strip_prefix("linux-image-").map(str::to_string))
-        .with_context(|| format!("{}={version} depends on no linux-image-* package ({depends})", entry.meta))?;
+        .with_context(|| {
+            format!(
+                "{}={version} depends on no linux-image-* package ({depends})",
+                entry.meta
+            )
+        })?;
     let first_existing = |names: &[String]| -> Result<PackageRef> {
         for n in names {
             if apt.show(n, &version)?.is_some() {
-                return Ok(PackageRef { name: n.clone(), version: version.clone() });
+                return Ok(PackageRef {
+                    name: n.clone(),
+                    version: version.clone(),
+                });
             }
         }
         bail!("none of {} exists at version {version}", names.join(", "))
     };
     let packages = match entry.packaging {
         Packaging::Classic => {
-            vec![first_existing(&[format!("linux-image-{kver}-unsigned"), format!("linux-image-{kver}")])?]
+            vec![first_existing(&[
+                format!("linux-image-{kver}-unsigned"),
+                format!("linux-image-{kver}"),
+            ])?]
         }
         Packaging::Split => vec![
             first_existing(&[format!("linux-binary-unsigned-{kver}"), format!("linux-binary-{kver}")])?,
@@ -61,9 +76,19 @@ pub fn resolve(apt: &AptState, entry: &MatrixEntry) -> Result<Resolution> {
     };
     let upstream = version.split(['-', '~', '+']).next().unwrap_or("");
     if !upstream.starts_with(&format!("{}.", entry.id)) && upstream != entry.id {
-        eprintln!("warning: kernel {} resolved to version {version}, outside its series", entry.id);
+        eprintln!(
+            "warning: kernel {} resolved to version {version}, outside its series",
+            entry.id
+        );
     }
-    Ok(Resolution { meta: PackageRef { name: entry.meta.clone(), version }, kver, packages })
+    Ok(Resolution {
+        meta: PackageRef {
+            name: entry.meta.clone(),
+            version,
+        },
+        kver,
+        packages,
+    })
 }
 
 /// Fetches the kernels `ids` (all when empty) of `matrix` into `cache`. Every id is tried;
@@ -83,7 +108,13 @@ pub fn fetch(
             Ok(s) => s,
             Err(e) => {
                 let e = e.context(format!("kernel {} (suites {})", entry.id, entry.suites.join(", ")));
-                emit(events, VmEvent::FetchFailed { id: entry.id.clone(), error: format!("{e:#}") });
+                emit(
+                    events,
+                    VmEvent::FetchFailed {
+                        id: entry.id.clone(),
+                        error: format!("{e:#}"),
+                    },
+                );
                 FetchStatus::Failed(e)
             }
         };
@@ -107,7 +138,13 @@ fn fetch_one(
     if !force {
         if let Some(k) = cache.get(&entry.id)? {
             if k.record.packages == res.packages && k.dir.join(&k.record.vmlinux).is_file() {
-                emit(events, VmEvent::UpToDate { id: entry.id.clone(), version: res.meta.version.clone() });
+                emit(
+                    events,
+                    VmEvent::UpToDate {
+                        id: entry.id.clone(),
+                        version: res.meta.version.clone(),
+                    },
+                );
                 return Ok(FetchStatus::UpToDate(k));
             }
         }
@@ -116,16 +153,33 @@ fn fetch_one(
         events,
         VmEvent::Fetching {
             id: entry.id.clone(),
-            packages: res.packages.iter().map(|p| format!("{}={}", p.name, p.version)).collect(),
+            packages: res
+                .packages
+                .iter()
+                .map(|p| format!("{}={}", p.name, p.version))
+                .collect(),
         },
     );
     std::fs::create_dir_all(cache.kernels_dir())?;
-    let tmp = tempfile::Builder::new().prefix(&format!(".fetch-{}-", entry.id)).tempdir_in(cache.kernels_dir())?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".fetch-{}-", entry.id))
+        .tempdir_in(cache.kernels_dir())?;
     let dl = tmp.path().join("debs");
     std::fs::create_dir_all(&dl)?;
-    let pkgs: Vec<_> = res.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+    let pkgs: Vec<_> = res
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
     let debs = apt.download(&pkgs, &dl).with_context(|| {
-        format!("downloading {}", res.packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "))
+        format!(
+            "downloading {}",
+            res.packages
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     })?;
     let download_bytes: u64 = debs.iter().map(|d| dir_size(d)).sum();
     let root = tmp.path().join("root");
@@ -233,10 +287,18 @@ fn assemble(root: &Path, kver: &str, modules: &[String], dest: &Path) -> Result<
     let mut keep = BTreeSet::new();
     for m in modules {
         let out = Command::new("modprobe")
-            .arg("-d").arg(&base).arg("-S").arg(&rel).arg("--show-depends").arg(m)
+            .arg("-d")
+            .arg(&base)
+            .arg("-S")
+            .arg(&rel)
+            .arg("--show-depends")
+            .arg(m)
             .output()?;
         if !out.status.success() {
-            eprintln!("note: {rel}: module {m} not available ({})", String::from_utf8_lossy(&out.stderr).trim());
+            eprintln!(
+                "note: {rel}: module {m} not available ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
             continue;
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -266,7 +328,10 @@ fn assemble(root: &Path, kver: &str, modules: &[String], dest: &Path) -> Result<
     Ok(KernelRecord {
         id: String::new(),
         suites: vec![],
-        meta: PackageRef { name: String::new(), version: String::new() },
+        meta: PackageRef {
+            name: String::new(),
+            version: String::new(),
+        },
         packages: vec![],
         release: rel.clone(),
         vmlinux: "vmlinux".into(),

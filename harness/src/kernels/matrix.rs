@@ -49,14 +49,15 @@ impl Matrix {
             };
             anyhow::anyhow!("{loc}: invalid kernel matrix: {e}")
         })?;
-        m.validate().with_context(|| format!("{origin}: invalid kernel matrix"))?;
+        m.validate()
+            .with_context(|| format!("{origin}: invalid kernel matrix"))?;
         Ok(m)
     }
 
     /// Reads and parses a matrix file.
     pub fn load(path: &Path) -> Result<Matrix> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading kernel matrix {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading kernel matrix {}", path.display()))?;
         Self::parse(&text, &path.display().to_string())
     }
 

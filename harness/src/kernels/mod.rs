@@ -18,5 +18,8 @@ pub fn repo_root() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("MAPCONFORM_REPO") {
         return p.into();
     }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }

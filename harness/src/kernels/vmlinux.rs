@@ -67,8 +67,12 @@ pub fn find_payload(image: &[u8]) -> Result<(Compression, &[u8])> {
     let payload = image
         .get(start..start + len)
         .with_context(|| format!("payload {start:#x}+{len:#x} lies outside the image"))?;
-    let comp = Compression::detect(payload)
-        .with_context(|| format!("unknown payload compression (magic {:02x?})", &payload[..payload.len().min(6)]))?;
+    let comp = Compression::detect(payload).with_context(|| {
+        format!(
+            "unknown payload compression (magic {:02x?})",
+            &payload[..payload.len().min(6)]
+        )
+    })?;
     Ok((comp, payload))
 }
 
@@ -82,7 +86,9 @@ pub fn decompress(comp: Compression, payload: &[u8]) -> Result<Vec<u8>> {
         }
         Compression::Xz => out = xz_single_stream(payload)?,
         Compression::Zstd => {
-            zstd::stream::read::Decoder::with_buffer(payload)?.single_frame().read_to_end(&mut out)?;
+            zstd::stream::read::Decoder::with_buffer(payload)?
+                .single_frame()
+                .read_to_end(&mut out)?;
         }
         Compression::Lz4 => out = lz4_legacy(payload)?,
         other => bail!("{other:?}-compressed kernels are not supported"),

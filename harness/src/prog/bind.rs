@@ -18,17 +18,17 @@ use std::{
 };
 
 use aya::{
-    Ebpf, EbpfLoader,
     programs::{ProgramError, Xdp},
+    Ebpf, EbpfLoader,
 };
 
-use crate::bpf::sys;
 use super::{
     bpffs::ensure_bpffs,
     error::{errno_of, one_line, verifier_reason},
     objects::Object,
     ProgError,
 };
+use crate::bpf::sys;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -43,8 +43,7 @@ impl PinDir {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir(&dir)
-            .map_err(|e| ProgError::Other(format!("mkdir {}: {e}", dir.display())))?;
+        std::fs::create_dir(&dir).map_err(|e| ProgError::Other(format!("mkdir {}: {e}", dir.display())))?;
         Ok(Self(dir))
     }
 }
@@ -74,7 +73,10 @@ pub(crate) fn load_error(err: ProgramError) -> ProgError {
                 reason: verifier_reason(&log).unwrap_or_else(|| io_error.to_string()),
             }
         }
-        other => ProgError::Load { errno: errno_of(&other), reason: one_line(&other) },
+        other => ProgError::Load {
+            errno: errno_of(&other),
+            reason: one_line(&other),
+        },
     }
 }
 
@@ -85,12 +87,11 @@ pub(crate) fn load_bound(
     map_fd: BorrowedFd<'_>,
     globals: &[(&'static str, &[u8])],
 ) -> Result<Ebpf, ProgError> {
-    let info = sys::map_info(map_fd)
-        .map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
+    let info =
+        sys::map_info(map_fd).map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
     let dir = PinDir::new()?;
     let pin = dir.0.join(object.map);
-    sys::obj_pin(map_fd, &pin)
-        .map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
+    sys::obj_pin(map_fd, &pin).map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
 
     let mut loader = EbpfLoader::new();
     loader.map_pin_path(object.map, pin.as_path());
@@ -99,7 +100,10 @@ pub(crate) fn load_bound(
     }
     let loaded = loader.load(object.elf);
     drop(dir); // unpin: the loaded object (if any) holds the map now
-    let mut ebpf = loaded.map_err(|e| ProgError::Load { errno: errno_of(&e), reason: one_line(&e) })?;
+    let mut ebpf = loaded.map_err(|e| ProgError::Load {
+        errno: errno_of(&e),
+        reason: one_line(&e),
+    })?;
 
     let prog: &mut Xdp = ebpf
         .program_mut(object.program)

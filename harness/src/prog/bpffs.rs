@@ -33,8 +33,8 @@ pub fn is_bpffs(path: &Path) -> bool {
 
 fn mount_bpffs(path: &Path) -> io::Result<()> {
     std::fs::create_dir_all(path)?;
-    let target = CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let target =
+        CString::new(path.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let rc = unsafe {
         libc::mount(
             c"bpf".as_ptr(),

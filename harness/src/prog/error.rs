@@ -73,7 +73,11 @@ pub fn verifier_reason(log: &str) -> Option<String> {
         .position(|l| l.starts_with("Verification failed:") || l.starts_with("Suggestion:"))
         .or_else(|| lines.iter().rposition(|l| l.starts_with("processed ")))
         .unwrap_or(lines.len());
-    lines[..end].iter().rev().find(|l| !STATS.iter().any(|t| l.starts_with(t))).map(|l| l.to_string())
+    lines[..end]
+        .iter()
+        .rev()
+        .find(|l| !STATS.iter().any(|t| l.starts_with(t)))
+        .map(|l| l.to_string())
 }
 
 #[cfg(test)]
@@ -101,11 +105,17 @@ mod tests {
                       Reason:\n  The verifier cannot prove offset + access_size <= object_size.\nAt:\n  mc_keyed @ keyed.c:31:9\n\
                       \x20 Instruction context:\n      18 | (18) r1 = 0xffff88800518f400\n\
                       processed 21 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n";
-        assert_eq!(verifier_reason(report).as_deref(), Some("R2 min value is outside of the allowed memory range"));
+        assert_eq!(
+            verifier_reason(report).as_deref(),
+            Some("R2 min value is outside of the allowed memory range")
+        );
         let hint = "12: (85) call bpf_map_lookup_elem#1\nR2 offset is outside of the packet\nSuggestion:\n\
                     \x20   Add or adjust a bounds check that proves offset + access_size stays within the object.\n\
                     processed 13 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n";
-        assert_eq!(verifier_reason(hint).as_deref(), Some("R2 offset is outside of the packet"));
+        assert_eq!(
+            verifier_reason(hint).as_deref(),
+            Some("R2 offset is outside of the packet")
+        );
         // Refused before any instruction was verified.
         let btf = "number of funcs in func_info doesn't match number of subprogs\n";
         assert_eq!(

@@ -17,18 +17,41 @@ pub struct Object {
     pub map: &'static str,
 }
 
-pub const KEYED: Object = Object { elf: object!("keyed"), program: "mc_keyed", map: "target" };
-pub const QUEUE_STACK: Object =
-    Object { elf: object!("queue_stack"), program: "mc_queue_stack", map: "target" };
-pub const BLOOM: Object = Object { elf: object!("bloom"), program: "mc_bloom", map: "target" };
-pub const RINGBUF: Object =
-    Object { elf: object!("ringbuf"), program: "mc_ringbuf", map: "target" };
-pub const FOR_EACH: Object =
-    Object { elf: object!("for_each"), program: "mc_for_each", map: "target" };
-pub const PERCPU_LOOKUP: Object =
-    Object { elf: object!("percpu_lookup"), program: "mc_percpu_lookup", map: "target" };
-pub const XDP_STATS: Object =
-    Object { elf: object!("xdp_stats"), program: "mc_xdp_stats", map: "xdp_stats_map" };
+pub const KEYED: Object = Object {
+    elf: object!("keyed"),
+    program: "mc_keyed",
+    map: "target",
+};
+pub const QUEUE_STACK: Object = Object {
+    elf: object!("queue_stack"),
+    program: "mc_queue_stack",
+    map: "target",
+};
+pub const BLOOM: Object = Object {
+    elf: object!("bloom"),
+    program: "mc_bloom",
+    map: "target",
+};
+pub const RINGBUF: Object = Object {
+    elf: object!("ringbuf"),
+    program: "mc_ringbuf",
+    map: "target",
+};
+pub const FOR_EACH: Object = Object {
+    elf: object!("for_each"),
+    program: "mc_for_each",
+    map: "target",
+};
+pub const PERCPU_LOOKUP: Object = Object {
+    elf: object!("percpu_lookup"),
+    program: "mc_percpu_lookup",
+    map: "target",
+};
+pub const XDP_STATS: Object = Object {
+    elf: object!("xdp_stats"),
+    program: "mc_xdp_stats",
+    map: "xdp_stats_map",
+};
 
 pub fn for_family(family: Family) -> Object {
     match family {

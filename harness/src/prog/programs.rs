@@ -3,12 +3,11 @@
 use std::{collections::HashMap, os::fd::AsFd as _};
 
 use aya::{
-    Ebpf,
     maps::{Map, MapData, RingBuf},
     programs::{ProgramError, TestRun, TestRunOptions, Xdp},
+    Ebpf,
 };
 
-use crate::bpf::sys;
 use super::{
     bind::load_bound,
     error::one_line,
@@ -16,6 +15,7 @@ use super::{
     request::{self, OpCode, Request, MAX_KEY, MAX_VALUE, REQ_SIZE},
     Family, MapRef, ProgError, ProgOp, ProgOutcome,
 };
+use crate::bpf::sys;
 
 /// XDP_PASS: what the programs return once they have run the op.
 const XDP_PASS: u32 = 2;
@@ -35,7 +35,9 @@ pub struct Programs {
 
 impl std::fmt::Debug for Programs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Programs").field("loaded", &self.loaded.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Programs")
+            .field("loaded", &self.loaded.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -51,8 +53,8 @@ impl Programs {
     }
 
     fn get(&mut self, map: &MapRef<'_>, family: Family) -> Result<&Loaded, ProgError> {
-        let info = sys::map_info(map.fd)
-            .map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
+        let info =
+            sys::map_info(map.fd).map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
         if info.value_size != map.value_size || info.key_size != map.key_size {
             return Err(ProgError::Other(format!(
                 "MapRef says key/value size {}/{}, the kernel says {}/{}",
@@ -62,8 +64,10 @@ impl Programs {
         let entry = self.loaded.entry((info.id, family)).or_insert_with(|| {
             let object = objects::for_family(family);
             let value_size = map.value_size.to_ne_bytes();
-            load_bound(object, map.fd, &[("VALUE_SIZE", &value_size)])
-                .map(|ebpf| Loaded { ebpf, program: object.program })
+            load_bound(object, map.fd, &[("VALUE_SIZE", &value_size)]).map(|ebpf| Loaded {
+                ebpf,
+                program: object.program,
+            })
         });
         entry.as_ref().map_err(Clone::clone)
     }
@@ -80,9 +84,7 @@ impl Programs {
         let empty: &[u8] = &[];
         let (opcode, key, value, flags, cpu, len) = match op {
             ProgOp::Lookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
-            ProgOp::Update { key, value, flags } => {
-                (OpCode::Update, key.as_slice(), value.as_slice(), *flags, 0, 0)
-            }
+            ProgOp::Update { key, value, flags } => (OpCode::Update, key.as_slice(), value.as_slice(), *flags, 0, 0),
             ProgOp::Delete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
             ProgOp::Push { value, flags } | ProgOp::BloomAdd { value, flags } => {
                 (OpCode::Push, empty, value.as_slice(), *flags, 0, 0)
@@ -90,18 +92,28 @@ impl Programs {
             ProgOp::Pop => (OpCode::Pop, empty, empty, 0, 0, 0),
             ProgOp::Peek => (OpCode::Peek, empty, empty, 0, 0, 0),
             ProgOp::BloomCheck { value } => (OpCode::Peek, empty, value.as_slice(), 0, 0, 0),
-            ProgOp::RingbufOutput { data, flags } => {
-                (OpCode::RingbufOutput, empty, data.as_slice(), *flags, 0, data.len() as u32)
-            }
+            ProgOp::RingbufOutput { data, flags } => (
+                OpCode::RingbufOutput,
+                empty,
+                data.as_slice(),
+                *flags,
+                0,
+                data.len() as u32,
+            ),
             ProgOp::ForEach => (OpCode::ForEach, empty, empty, 0, 0, 0),
             ProgOp::ForEachFlags { flags } => (OpCode::ForEach, empty, empty, *flags, 0, 0),
-            ProgOp::LookupPercpu { key, cpu } => {
-                (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0)
-            }
+            ProgOp::LookupPercpu { key, cpu } => (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0),
         };
-        let packet = Request { op: opcode, flags, cpu, len, key, value }
-            .encode()
-            .map_err(|e| ProgError::Other(e.to_string()))?;
+        let packet = Request {
+            op: opcode,
+            flags,
+            cpu,
+            len,
+            key,
+            value,
+        }
+        .encode()
+        .map_err(|e| ProgError::Other(e.to_string()))?;
 
         let loaded = self.get(map, op.family())?;
         let prog: &Xdp = loaded
@@ -146,7 +158,11 @@ impl Programs {
 
 /// Takes the oldest unconsumed record of a ring buffer map (None if empty).
 fn read_ringbuf(map: &MapRef<'_>) -> Result<Option<Vec<u8>>, ProgError> {
-    let fd = map.fd.as_fd().try_clone_to_owned().map_err(|e| ProgError::Other(format!("dup: {e}")))?;
+    let fd = map
+        .fd
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| ProgError::Other(format!("dup: {e}")))?;
     // from_fd asks the kernel for the map's attributes, so the ring size is the real one.
     let data = MapData::from_fd(fd).map_err(|e| ProgError::Other(one_line(&e)))?;
     let map = Map::from_map_data(data).map_err(|e| ProgError::Other(one_line(&e)))?;

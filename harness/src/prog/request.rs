@@ -154,14 +154,35 @@ mod tests {
     #[test]
     fn encode_limits() {
         let big = vec![0u8; MAX_KEY + 1];
-        let r = Request { op: OpCode::Lookup, flags: 0, cpu: 0, len: 0, key: &big, value: &[] };
+        let r = Request {
+            op: OpCode::Lookup,
+            flags: 0,
+            cpu: 0,
+            len: 0,
+            key: &big,
+            value: &[],
+        };
         assert_eq!(r.encode(), Err(CodecError::KeyTooLong(MAX_KEY + 1)));
         let big = vec![0u8; MAX_VALUE + 1];
-        let r = Request { op: OpCode::Push, flags: 0, cpu: 0, len: 0, key: &[], value: &big };
+        let r = Request {
+            op: OpCode::Push,
+            flags: 0,
+            cpu: 0,
+            len: 0,
+            key: &[],
+            value: &big,
+        };
         assert_eq!(r.encode(), Err(CodecError::ValueTooLong(MAX_VALUE + 1)));
         let max_k = vec![1u8; MAX_KEY];
         let max_v = vec![2u8; MAX_VALUE];
-        let r = Request { op: OpCode::Update, flags: 0, cpu: 0, len: 0, key: &max_k, value: &max_v };
+        let r = Request {
+            op: OpCode::Update,
+            flags: 0,
+            cpu: 0,
+            len: 0,
+            key: &max_k,
+            value: &max_v,
+        };
         let b = r.encode().unwrap();
         assert_eq!(b[OFF_VALUE - 1], 1);
         assert_eq!(b[REQ_SIZE - 1], 2);
@@ -180,9 +201,23 @@ mod tests {
     #[test]
     fn decode_response() {
         let r = decode(&done_packet(-2, 0, &[])).unwrap();
-        assert_eq!(r, Response { ret: -2, aux: 0, value: vec![] });
+        assert_eq!(
+            r,
+            Response {
+                ret: -2,
+                aux: 0,
+                value: vec![]
+            }
+        );
         let r = decode(&done_packet(1, 77, &[9, 8, 7])).unwrap();
-        assert_eq!(r, Response { ret: 1, aux: 77, value: vec![9, 8, 7] });
+        assert_eq!(
+            r,
+            Response {
+                ret: 1,
+                aux: 77,
+                value: vec![9, 8, 7]
+            }
+        );
     }
 
     #[test]

@@ -1,10 +1,6 @@
 //! [`count_traffic`]: the xdp_stats program on real packets over `lo`.
 
-use std::{
-    net::UdpSocket,
-    sync::Mutex,
-    time::Duration,
-};
+use std::{net::UdpSocket, sync::Mutex, time::Duration};
 
 use aya::programs::{ProgramError, Xdp, XdpMode};
 
@@ -45,7 +41,8 @@ const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
 pub fn count_traffic(map: &MapRef<'_>, packets: u32) -> Result<[DataRec; XDP_ACTIONS], ProgError> {
     let other = |what: &str, e: std::io::Error| ProgError::Other(format!("{what}: {e}"));
     let rx = UdpSocket::bind("127.0.0.1:0").map_err(|e| other("bind receiver", e))?;
-    rx.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| other("set timeout", e))?;
+    rx.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| other("set timeout", e))?;
     let port = rx.local_addr().map_err(|e| other("local_addr", e))?.port();
     let tx = UdpSocket::bind("127.0.0.1:0").map_err(|e| other("bind sender", e))?;
 
@@ -64,12 +61,16 @@ pub fn count_traffic(map: &MapRef<'_>, packets: u32) -> Result<[DataRec; XDP_ACT
         let payload = [0x5au8; PAYLOAD];
         let mut buf = [0u8; 2 * PAYLOAD];
         for i in 0..packets {
-            tx.send_to(&payload, ("127.0.0.1", port)).map_err(|e| other("send", e))?;
-            rx.recv(&mut buf).map_err(|e| other(&format!("receiving datagram {i}"), e))?;
+            tx.send_to(&payload, ("127.0.0.1", port))
+                .map_err(|e| other("send", e))?;
+            rx.recv(&mut buf)
+                .map_err(|e| other(&format!("receiving datagram {i}"), e))?;
         }
         Ok(())
     })();
-    let detached = prog.detach(link).map_err(|e| ProgError::Other(format!("detach: {}", one_line(&e))));
+    let detached = prog
+        .detach(link)
+        .map_err(|e| ProgError::Other(format!("detach: {}", one_line(&e))));
     drop(ebpf);
     sent?;
     detached?;
@@ -86,9 +87,16 @@ fn read_stats(map: &MapRef<'_>) -> Result<[DataRec; XDP_ACTIONS], ProgError> {
     } else {
         1
     };
-    let stride = if percpu { (map.value_size as usize).div_ceil(8) * 8 } else { map.value_size as usize };
+    let stride = if percpu {
+        (map.value_size as usize).div_ceil(8) * 8
+    } else {
+        map.value_size as usize
+    };
     if (map.value_size as usize) < 16 {
-        return Err(ProgError::Other(format!("value_size {} < sizeof(struct datarec)", map.value_size)));
+        return Err(ProgError::Other(format!(
+            "value_size {} < sizeof(struct datarec)",
+            map.value_size
+        )));
     }
     let mut out = [DataRec::default(); XDP_ACTIONS];
     let mut buf = vec![0u8; stride * ncpus];

@@ -55,11 +55,17 @@ mod tests {
 
     #[test]
     fn crash_lines() {
-        assert!(crash_line("[    1.2] Kernel panic - not syncing: VFS: Unable to mount root fs"));
+        assert!(crash_line(
+            "[    1.2] Kernel panic - not syncing: VFS: Unable to mount root fs"
+        ));
         assert!(crash_line("[    3.0] Oops: 0000 [#1] PREEMPT SMP NOPTI"));
-        assert!(crash_line("[    3.0] BUG: kernel NULL pointer dereference, address: 0000000000000008"));
+        assert!(crash_line(
+            "[    3.0] BUG: kernel NULL pointer dereference, address: 0000000000000008"
+        ));
         assert!(crash_line("[    3.0] kernel BUG at mm/slub.c:123!"));
-        assert!(!crash_line("[   30.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:1]"));
+        assert!(!crash_line(
+            "[   30.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:1]"
+        ));
         assert!(!crash_line("[    0.0] Linux version 6.12.117+deb13-amd64"));
     }
 

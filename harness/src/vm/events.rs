@@ -9,15 +9,42 @@ use super::{Accel, Outcome};
 #[derive(Debug, Clone, PartialEq)]
 pub enum VmEvent {
     /// Resolving and downloading a kernel.
-    Fetching { id: String, packages: Vec<String> },
-    Fetched { id: String, version: String, download_bytes: u64, cache_bytes: u64, wall: Duration },
-    UpToDate { id: String, version: String },
-    FetchFailed { id: String, error: String },
+    Fetching {
+        id: String,
+        packages: Vec<String>,
+    },
+    Fetched {
+        id: String,
+        version: String,
+        download_bytes: u64,
+        cache_bytes: u64,
+        wall: Duration,
+    },
+    UpToDate {
+        id: String,
+        version: String,
+    },
+    FetchFailed {
+        id: String,
+        error: String,
+    },
     /// Which accelerator boots use, and why.
-    Accel { accel: Accel, reason: String },
-    Booting { id: String },
-    Booted { id: String, wall: Duration, outcome: Outcome },
-    Failed { id: String, error: String },
+    Accel {
+        accel: Accel,
+        reason: String,
+    },
+    Booting {
+        id: String,
+    },
+    Booted {
+        id: String,
+        wall: Duration,
+        outcome: Outcome,
+    },
+    Failed {
+        id: String,
+        error: String,
+    },
 }
 
 /// Where events go; `None` drops them.
@@ -34,7 +61,13 @@ pub fn describe(ev: &VmEvent) -> String {
     let mb = |b: &u64| format!("{:.1} MB", *b as f64 / 1e6);
     match ev {
         VmEvent::Fetching { id, packages } => format!("[{id}] fetching {}", packages.join(" ")),
-        VmEvent::Fetched { id, version, download_bytes, cache_bytes, wall } => format!(
+        VmEvent::Fetched {
+            id,
+            version,
+            download_bytes,
+            cache_bytes,
+            wall,
+        } => format!(
             "[{id}] fetched {version}: downloaded {}, cached {}, {:.1}s",
             mb(download_bytes),
             mb(cache_bytes),

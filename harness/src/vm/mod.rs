@@ -97,19 +97,46 @@ fn probe_kvm(kernel: &Kernel) -> (Accel, String) {
         return (Accel::Tcg, "KVM not probed (kernel is a source tree)".into());
     }
     let expr = duct::cmd!(
-        "qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-m", "256",
-        "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
-        "-kernel", &kernel.boot_image, "-append", "console=ttyS0 panic=-1 init=/mapconform-kvm-probe"
+        "qemu-system-x86_64",
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "-machine",
+        "q35",
+        "-m",
+        "256",
+        "-smp",
+        "1",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-kernel",
+        &kernel.boot_image,
+        "-append",
+        "console=ttyS0 panic=-1 init=/mapconform-kvm-probe"
     )
     .stdin_null()
     .stderr_to_stdout()
     .unchecked();
     let t0 = Instant::now();
     match run_limited(expr, Duration::from_secs(15), |l| l.contains("Kernel panic")) {
-        Ok((_, RunEnd::Matched)) => (Accel::Kvm, format!("KVM probe booted in {:.1}s", t0.elapsed().as_secs_f64())),
+        Ok((_, RunEnd::Matched)) => (
+            Accel::Kvm,
+            format!("KVM probe booted in {:.1}s", t0.elapsed().as_secs_f64()),
+        ),
         Ok((log, end)) => {
-            let why = log.lines().find(|l| l.contains("KVM") || l.contains("kvm") || l.contains("failed")).unwrap_or("");
-            (Accel::Tcg, format!("KVM probe failed ({end:?}) {why}").trim().to_string())
+            let why = log
+                .lines()
+                .find(|l| l.contains("KVM") || l.contains("kvm") || l.contains("failed"))
+                .unwrap_or("");
+            (
+                Accel::Tcg,
+                format!("KVM probe failed ({end:?}) {why}").trim().to_string(),
+            )
         }
         Err(e) => (Accel::Tcg, format!("KVM probe could not run: {e:#}")),
     }
@@ -373,7 +400,10 @@ fn kill_group(pgid: libc::pid_t) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    eprintln!("warning: process group {pgid} still has processes after SIGKILL: {:?}", group_members(pgid));
+    eprintln!(
+        "warning: process group {pgid} still has processes after SIGKILL: {:?}",
+        group_members(pgid)
+    );
 }
 
 /// Reaps the zombies of group `pgid` that were reparented to us (we are a subreaper), and
@@ -398,10 +428,16 @@ fn group_members_all(pgid: libc::pid_t, zombies: bool) -> Vec<i32> {
     let mut out = vec![];
     let Ok(rd) = std::fs::read_dir("/proc") else { return out };
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // fields after the ")" : state ppid pgrp …
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.len() > 2 && f[2] == pgid.to_string() && (zombies || f[0] != "Z") {
             out.push(pid);
@@ -426,7 +462,12 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
     let mut command_line = vec![vng.display().to_string()];
     command_line.extend(args.iter().cloned());
 
-    emit(events, VmEvent::Booting { id: req.kernel.id.clone() });
+    emit(
+        events,
+        VmEvent::Booting {
+            id: req.kernel.id.clone(),
+        },
+    );
     let t0 = Instant::now();
     // vng starts `virtme-run` through PATH: put vng's own bin dir first
     let mut path = vec![vng.parent().unwrap_or(Path::new("/")).to_path_buf()];
@@ -442,14 +483,25 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
     let (console, end) = match res {
         Ok(r) => r,
         Err(e) => {
-            emit(events, VmEvent::Failed { id: req.kernel.id.clone(), error: format!("{e:#}") });
+            emit(
+                events,
+                VmEvent::Failed {
+                    id: req.kernel.id.clone(),
+                    error: format!("{e:#}"),
+                },
+            );
             return Err(e.context(format!("running {}", vng.display())));
         }
     };
     let outcome = match end {
         RunEnd::TimedOut => Outcome::TimedOut,
         RunEnd::Matched => Outcome::KernelPanic(
-            console.lines().find(|l| console::crash_line(l)).unwrap_or("").trim().to_string(),
+            console
+                .lines()
+                .find(|l| console::crash_line(l))
+                .unwrap_or("")
+                .trim()
+                .to_string(),
         ),
         RunEnd::Exited(vng_status) => match std::fs::read_to_string(&status_file) {
             Ok(s) => match s.trim().parse() {
@@ -461,8 +513,22 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
         },
     };
     let _ = std::fs::remove_file(&status_file);
-    emit(events, VmEvent::Booted { id: req.kernel.id.clone(), wall, outcome: outcome.clone() });
-    Ok(BootReport { id: req.kernel.id.clone(), accel, outcome, wall, console, command_line })
+    emit(
+        events,
+        VmEvent::Booted {
+            id: req.kernel.id.clone(),
+            wall,
+            outcome: outcome.clone(),
+        },
+    );
+    Ok(BootReport {
+        id: req.kernel.id.clone(),
+        accel,
+        outcome,
+        wall,
+        console,
+        command_line,
+    })
 }
 
 /// Boots several requests, at most `jobs` at a time; reports in request order.
@@ -513,8 +579,18 @@ mod tests {
         assert_eq!(
             a[..13],
             [
-                "--run", "/c/kernels/6.12/vmlinux", "--verbose", "--user", "root", "--cpus", "2",
-                "--memory", "1024M", "--rwdir=/tmp/rw dir", "--append=panic=-1", "--disable-kvm",
+                "--run",
+                "/c/kernels/6.12/vmlinux",
+                "--verbose",
+                "--user",
+                "root",
+                "--cpus",
+                "2",
+                "--memory",
+                "1024M",
+                "--rwdir=/tmp/rw dir",
+                "--append=panic=-1",
+                "--disable-kvm",
                 "--qemu-opts=-cpu qemu64",
             ]
         );
@@ -542,8 +618,13 @@ mod tests {
         assert_eq!(vng_lookup(None, &venv, Some(&path)).unwrap(), venv);
         let err = vng_lookup(Some(Path::new("/nonexistent/vng")), &venv, None).unwrap_err();
         assert!(err.to_string().contains("MAPCONFORM_VNG"));
-        let err = vng_lookup(None, Path::new("/nonexistent/.venv/bin/vng"), None).unwrap_err().to_string();
-        assert!(err.contains("$MAPCONFORM_VNG") && err.contains("/nonexistent/.venv/bin/vng") && err.contains("PATH"), "{err}");
+        let err = vng_lookup(None, Path::new("/nonexistent/.venv/bin/vng"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("$MAPCONFORM_VNG") && err.contains("/nonexistent/.venv/bin/vng") && err.contains("PATH"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -555,12 +636,24 @@ mod tests {
         assert_eq!(end, RunEnd::TimedOut);
         assert!(log.contains("started"));
         assert!(t0.elapsed() < Duration::from_secs(8));
-        let out = std::process::Command::new("pgrep").args(["-f", "^sleep 300$"]).output().unwrap();
-        assert!(out.stdout.is_empty(), "left behind: {}", String::from_utf8_lossy(&out.stdout));
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 300$"])
+            .output()
+            .unwrap();
+        assert!(
+            out.stdout.is_empty(),
+            "left behind: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let expr = duct::cmd!("sh", "-c", "echo a; echo 'Kernel panic - not syncing: x'; sleep 300").unchecked();
         let (_, end) = run_limited(expr, Duration::from_secs(30), console::crash_line).unwrap();
         assert_eq!(end, RunEnd::Matched);
-        let (_, end) = run_limited(duct::cmd!("sh", "-c", "exit 3").unchecked(), Duration::from_secs(30), |_| false).unwrap();
+        let (_, end) = run_limited(
+            duct::cmd!("sh", "-c", "exit 3").unchecked(),
+            Duration::from_secs(30),
+            |_| false,
+        )
+        .unwrap();
         assert_eq!(end, RunEnd::Exited(Some(3)));
     }
 }
