@@ -1,4 +1,4 @@
-//! Command logic behind `mapconform kernels …` and `mapconform vm boot …` (the clap wiring
+//! Command logic behind `mapconform kernels …` and `mapconform vm …` (the clap wiring
 //! lives in main.rs).
 
 use std::path::PathBuf;
@@ -51,7 +51,7 @@ pub fn list() -> Result<()> {
     Ok(())
 }
 
-/// Options of `vm boot`.
+/// Options of `vm`.
 #[derive(Debug, Clone)]
 pub struct BootArgs {
     /// Matrix ids or kernel paths.
@@ -66,7 +66,7 @@ pub struct BootArgs {
     pub command: Vec<String>,
 }
 
-/// `vm boot KERNEL… -- CMD…`: boots each kernel, prints outcome and console excerpt.
+/// `vm KERNEL… -- CMD…`: boots each kernel, prints outcome and console excerpt.
 pub fn boot(args: &BootArgs) -> Result<()> {
     let cache = Cache::from_env()?;
     let (tx, rx) = mpsc::channel();
