@@ -185,27 +185,10 @@ pub fn run_many(
         })
         .collect();
     let Some((_, first)) = runnable.first() else { return };
-    let accel = match opts.accel {
-        Some(a) => a,
-        None => {
-            let (accel, reason) = vm::detect_accel(first);
-            if let Some(tx) = events {
-                let _ = tx.send(VmEvent::Accel { accel, reason });
-            }
-            accel
-        }
-    };
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.clamp(1, runnable.len()) {
-            let tx = events.cloned();
-            let (next, runnable, done) = (&next, &runnable, &done);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((id, kernel)) = runnable.get(i) else { break };
-                done(id, run_one(id, kernel, accel, opts, tx.as_ref()));
-            });
-        }
+    let accel = vm::choose_accel(opts.accel, first, events);
+    vm::run_parallel(runnable.len(), opts.jobs, |i| {
+        let (id, kernel) = runnable[i];
+        done(id, run_one(id, kernel, accel, opts, events));
     });
 }
 

@@ -86,11 +86,9 @@ pub fn boot(args: &BootArgs) -> Result<()> {
         r.accel = args.accel;
         reqs.push(r);
     }
-    if args.accel.is_none() {
-        if let Some(r) = reqs.first() {
-            let (accel, reason) = vm::detect_accel(&r.kernel);
-            tx.send(events::VmEvent::Accel { accel, reason }).ok();
-        }
+    if let Some(first) = reqs.first() {
+        let accel = vm::choose_accel(args.accel, &first.kernel, Some(&tx));
+        reqs.iter_mut().for_each(|r| r.accel = Some(accel));
     }
     let reports = vm::boot_many(&reqs, args.jobs, Some(&tx));
     drop(tx);

@@ -533,25 +533,38 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
 
 /// Boots several requests, at most `jobs` at a time; reports in request order.
 pub fn boot_many(reqs: &[BootRequest], jobs: usize, events: Events) -> Vec<Result<BootReport>> {
-    let jobs = jobs.max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<BootReport>>>> =
         reqs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let tx = events.cloned();
+    run_parallel(reqs.len(), jobs, |i| {
+        *results[i].lock().unwrap() = Some(boot(&reqs[i], events))
+    });
+    results.into_iter().map(|m| m.into_inner().unwrap().unwrap()).collect()
+}
+
+/// Runs `work(i)` for every `i < count` on at most `jobs` threads; each thread takes the next
+/// index when it finishes one, so a slow boot does not hold back the others.
+pub fn run_parallel(count: usize, jobs: usize, work: impl Fn(usize) + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for _ in 0..jobs.min(reqs.len()) {
-            let tx = tx.clone();
-            let (next, results) = (&next, &results);
-            s.spawn(move || loop {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if i >= reqs.len() {
+                if i >= count {
                     break;
                 }
-                *results[i].lock().unwrap() = Some(boot(&reqs[i], tx.as_ref()));
+                work(i);
             });
         }
     });
-    results.into_iter().map(|m| m.into_inner().unwrap().unwrap()).collect()
+}
+
+/// The accelerator for a run: `requested`, or else the detected one, announced on `events`.
+pub fn choose_accel(requested: Option<Accel>, kernel: &Kernel, events: Events) -> Accel {
+    requested.unwrap_or_else(|| {
+        let (accel, reason) = detect_accel(kernel);
+        emit(events, VmEvent::Accel { accel, reason });
+        accel
+    })
 }
 
 #[cfg(test)]
