@@ -84,13 +84,6 @@ fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> 
     if let Datum::MapFd(name) = value {
         return Ok(Shown::Map { map: name.clone() });
     }
-    Ok(if def.is_percpu() {
-        Shown::from_percpu(
-            &r.encode_value(def, value)?,
-            def.value_size as usize,
-            r.env.possible_cpus,
-        )
-    } else {
-        Shown::from_bytes(&r.encode_value(def, value)?)
-    })
+    // Encoded as a step would send it, rendered as a lookup would show it.
+    Ok(r.show_value(def, &r.encode_value(def, value)?))
 }
