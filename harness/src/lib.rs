@@ -10,6 +10,7 @@ pub mod bpf;
 pub mod case;
 pub mod coverage;
 pub mod exec;
+pub mod guest;
 pub mod kernels;
 pub mod matrix;
 pub mod outcome;

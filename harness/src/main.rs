@@ -92,8 +92,12 @@ enum Command {
     /// Inside a guest: run cases and write the JSON run report (the runner contract).
     #[command(hide = true)]
     Guest {
+        /// A folder of case files.
+        #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+        cases: Option<PathBuf>,
+        /// The cases as one JSON file (what the host writes into the rwdir).
         #[arg(long)]
-        cases: PathBuf,
+        bundle: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         filter: Option<String>,
@@ -233,7 +237,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             } else {
                 resolve_targets(&kernel)?
             };
-            let mut opts = Options::new(std::env::current_exe()?, cases_dir);
+            let mut opts = Options::new(std::env::current_exe()?, cases_dir)?;
+            // The guest runs only what is asked for.
+            let mut targets = targets;
+            if filter.is_some() {
+                let ids: Vec<String> = lib
+                    .cases
+                    .iter()
+                    .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f)))
+                    .map(|c| c.id.clone())
+                    .collect();
+                targets.iter_mut().for_each(|t| t.cases = Some(ids.clone()));
+            }
             opts.accel = accel;
             opts.jobs = jobs.unwrap_or(opts.jobs);
             opts.deadline = deadline.map(Duration::from_secs).or(opts.deadline);
@@ -311,10 +326,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Guest { cases, out, filter } => {
-            // bpffs is not mounted in a vng guest: pins and program binding need it.
-            mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
-            let lib = load(&[cases])?;
+        Command::Guest {
+            cases,
+            bundle,
+            out,
+            filter,
+        } => {
+            mapconform::guest::prepare()?;
+            let lib = match (cases, bundle) {
+                (Some(dir), _) => load(&[dir])?,
+                (None, Some(file)) => mapconform::guest::read_bundle(&file)?,
+                (None, None) => unreachable!("clap requires one"),
+            };
             let run: RunReport = exec::run_all(&selected(lib, &filter))?;
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
@@ -334,6 +357,7 @@ fn resolve_targets(specs: &[String]) -> Result<Vec<Target>> {
         .map(|spec| Target {
             id: spec.clone(),
             kernel: cache.resolve(spec).map_err(|e| format!("{e:#}")),
+            cases: None,
         })
         .collect())
 }

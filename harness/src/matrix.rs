@@ -7,8 +7,9 @@
 use crate::kernels::{Cache, Kernel, Matrix};
 use crate::outcome::RunReport;
 use crate::vm::{self, events::VmEvent, Accel, BootRequest};
+use anyhow::Context as _;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
@@ -19,11 +20,18 @@ pub fn selected(name: &str, filter: Option<&str>, skip: &[String], exact: bool) 
     filter.is_none_or(matches) && !skip.iter().any(|s| matches(s))
 }
 
+/// The guest's JSON [`RunReport`], in the rwdir.
+pub const REPORT_FILE: &str = "report.json";
+/// The cases the guest runs, as one JSON [`crate::case::BundledCase`] list, in the rwdir.
+pub const BUNDLE_FILE: &str = "cases.json";
+
 /// A kernel of the matrix, as found in the cache (or why it cannot run).
 #[derive(Debug, Clone)]
 pub struct Target {
     pub id: String,
     pub kernel: Result<Kernel, String>,
+    /// Case ids to run on it (`None`: every case). The guest runs only these.
+    pub cases: Option<Vec<String>>,
 }
 
 /// The matrix kernels (`kernels/matrix.yaml`, or `$MAPCONFORM_MATRIX`), in matrix order,
@@ -48,6 +56,7 @@ pub fn targets() -> anyhow::Result<Vec<Target>> {
             Target {
                 id: entry.id.clone(),
                 kernel,
+                cases: None,
             }
         })
         .collect())
@@ -92,13 +101,25 @@ pub struct Options {
     pub accel: Option<Accel>,
     pub deadline: Option<Duration>,
     pub jobs: usize,
+    /// The minimal guest root ([`vm::root`]); `None`: the host's root.
+    pub guest_root: Option<PathBuf>,
 }
 
 impl Options {
     /// Defaults, overridable by `$MAPCONFORM_JOBS` and `$MAPCONFORM_DEADLINE` (seconds).
-    pub fn new(exe: PathBuf, cases: PathBuf) -> Options {
+    /// The guest gets the minimal root in the kernel cache, prepared here (set
+    /// `$MAPCONFORM_GUEST_ROOT=host` to boot with the host's root instead).
+    pub fn new(exe: PathBuf, cases: PathBuf) -> anyhow::Result<Options> {
         let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        Options {
+        let guest_root = match std::env::var("MAPCONFORM_GUEST_ROOT").as_deref() {
+            Ok("host") => None,
+            _ => {
+                let dir = Cache::from_env()?.root.join("guest-root");
+                Some(vm::root::prepare(&dir, &exe).context("preparing the guest's root")?)
+            }
+        };
+        Ok(Options {
+            guest_root,
             exe,
             cases,
             accel: None,
@@ -106,14 +127,15 @@ impl Options {
             jobs: env("MAPCONFORM_JOBS")
                 .map(|j| j as usize)
                 .unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
-        }
+        })
     }
 }
 
-/// Boot one kernel and run every case in it.
+/// Boot one kernel and run `cases` (every case: `None`) in it.
 pub fn run_one(
     id: &str,
     kernel: &Kernel,
+    cases: Option<&[String]>,
     accel: Accel,
     opts: &Options,
     events: Option<&Sender<VmEvent>>,
@@ -123,25 +145,59 @@ pub fn run_one(
         .join(id.replace('/', "_"));
     let _ = std::fs::remove_dir_all(&rwdir);
     std::fs::create_dir_all(&rwdir).map_err(|e| format!("creating {}: {e}", rwdir.display()))?;
-    let out = rwdir.join("report.json");
-    let cases = std::path::absolute(&opts.cases).map_err(|e| e.to_string())?;
-    let command = vec![
-        opts.exe.display().to_string(),
+    let outcome = boot_and_collect(id, kernel, cases, accel, opts, &rwdir, events);
+    let _ = std::fs::remove_dir_all(&rwdir);
+    let _ = rwdir.parent().map(std::fs::remove_dir);
+    outcome
+}
+
+fn boot_and_collect(
+    id: &str,
+    kernel: &Kernel,
+    cases: Option<&[String]>,
+    accel: Accel,
+    opts: &Options,
+    rwdir: &Path,
+    events: Option<&Sender<VmEvent>>,
+) -> Result<KernelRun, String> {
+    let bundle = crate::case::bundle(&opts.cases, |id| cases.is_none_or(|c| c.iter().any(|s| s == id)))
+        .map_err(|e| format!("reading the cases in {}: {e}", opts.cases.display()))?;
+    let json = serde_json::to_vec(&bundle).map_err(|e| e.to_string())?;
+    std::fs::write(rwdir.join(BUNDLE_FILE), json).map_err(|e| format!("writing the case bundle: {e}"))?;
+    let exe = std::path::absolute(&opts.exe).map_err(|e| e.to_string())?;
+    let mut req = BootRequest::new(kernel.clone(), vec![], rwdir.to_path_buf());
+    // The guest sees the host's binary and the rwdir where these paths say.
+    let guest_exe = match &opts.guest_root {
+        Some(root) if !kernel.boot_image.is_dir() => {
+            req.root = Some(root.clone());
+            let exe_dir = exe.parent().ok_or("the mapconform binary has no folder")?;
+            req.rodirs.push((vm::root::GUEST_BIN.into(), exe_dir.to_path_buf()));
+            if let Some(modules) = kernel.modules.as_ref().and_then(|m| m.parent()) {
+                req.rodirs.push((vm::root::GUEST_MODULES.into(), modules.to_path_buf()));
+            }
+            let name = exe.file_name().ok_or("the mapconform binary has no file name")?;
+            Path::new(vm::root::GUEST_BIN).join(name)
+        }
+        // A kernel tree: vng finds its modules in the tree only with the host's root.
+        _ => exe.clone(),
+    };
+    let guest_rwdir = req.guest_rwdir();
+    req.command = vec![
+        guest_exe.display().to_string(),
         "guest".into(),
-        "--cases".into(),
-        cases.display().to_string(),
+        "--bundle".into(),
+        guest_rwdir.join(BUNDLE_FILE).display().to_string(),
         "--out".into(),
-        out.display().to_string(),
+        guest_rwdir.join(REPORT_FILE).display().to_string(),
     ];
-    let mut req = BootRequest::new(kernel.clone(), command, rwdir.clone());
     req.accel = Some(accel);
-    // TCG boots take ~10-20 s and the library ~1 min at most; KVM is ~50x faster.
+    // TCG boots take ~5-20 s and the library well under a minute; KVM is ~10x faster.
     req.deadline = opts.deadline.unwrap_or(match accel {
         Accel::Kvm => Duration::from_secs(120),
         Accel::Tcg => Duration::from_secs(420),
     });
-    let result = vm::boot(&req, events);
-    let outcome = match result {
+    let out = rwdir.join(REPORT_FILE);
+    match vm::boot(&req, events) {
         Err(e) => Err(format!("could not boot {id}: {e:#}")),
         Ok(boot) => match (&boot.outcome, std::fs::read(&out)) {
             (vm::Outcome::Exited(0), Ok(json)) => serde_json::from_slice::<RunReport>(&json)
@@ -159,10 +215,7 @@ pub fn run_one(
                 boot.excerpt()
             )),
         },
-    };
-    let _ = std::fs::remove_dir_all(&rwdir);
-    let _ = rwdir.parent().map(std::fs::remove_dir);
-    outcome
+    }
 }
 
 /// Boot `targets` at most `opts.jobs` at a time; `done` is called as each kernel finishes
@@ -174,21 +227,21 @@ pub fn run_many(
     events: Option<&Sender<VmEvent>>,
     done: impl Fn(&str, Result<KernelRun, String>) + Sync,
 ) {
-    let runnable: Vec<(&str, &Kernel)> = targets
+    let runnable: Vec<(&str, &Kernel, Option<&[String]>)> = targets
         .iter()
         .filter_map(|t| match &t.kernel {
-            Ok(k) => Some((t.id.as_str(), k)),
+            Ok(k) => Some((t.id.as_str(), k, t.cases.as_deref())),
             Err(why) => {
                 done(&t.id, Err(why.clone()));
                 None
             }
         })
         .collect();
-    let Some((_, first)) = runnable.first() else { return };
+    let Some((_, first, _)) = runnable.first() else { return };
     let accel = vm::choose_accel(opts.accel, first, events);
     vm::run_parallel(runnable.len(), opts.jobs, |i| {
-        let (id, kernel) = runnable[i];
-        done(id, run_one(id, kernel, accel, opts, events));
+        let (id, kernel, cases) = runnable[i];
+        done(id, run_one(id, kernel, cases, accel, opts, events));
     });
 }
 

@@ -67,6 +67,49 @@ pub struct Library {
     pub broken: Vec<(String, Vec<CaseError>)>,
 }
 
+/// Case files as one document, so a guest reads one file instead of walking a folder over
+/// 9p (measured: 2 s of guest time under TCG for the 131 files, 0.04 s on the host).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BundledCase {
+    pub id: String,
+    /// The file's path on the host, for messages.
+    pub file: PathBuf,
+    pub text: String,
+}
+
+/// The bundle of every case file below `root` whose id `keep` accepts.
+pub fn bundle(root: &Path, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<BundledCase>> {
+    let base = if root.is_file() {
+        root.parent().unwrap_or(root)
+    } else {
+        root
+    };
+    let mut out = Vec::new();
+    for file in case_files(root)? {
+        let id = case_id(base, &file);
+        if keep(&id) {
+            let text = std::fs::read_to_string(&file)?;
+            out.push(BundledCase { id, file, text });
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a bundle as [`load_library`] parses a folder.
+pub fn load_bundle(cases: &[BundledCase]) -> Library {
+    let mut lib = Library {
+        cases: Vec::new(),
+        broken: Vec::new(),
+    };
+    for c in cases {
+        match parse_case(&c.file, &c.id, &c.text) {
+            Ok(case) => lib.cases.push(case),
+            Err(errors) => lib.broken.push((c.id.clone(), errors)),
+        }
+    }
+    lib
+}
+
 /// Load every case below `root`. A broken file never stops the others from loading.
 pub fn load_library(root: &Path) -> std::io::Result<Library> {
     let mut lib = Library {

@@ -94,6 +94,11 @@ pub(crate) fn load_bound(
     sys::obj_pin(map_fd, &pin).map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
 
     let mut loader = EbpfLoader::new();
+    // aya parses the running kernel's BTF (/sys/kernel/btf/vmlinux, several MB) on every
+    // load unless told otherwise; it needs it only for CO-RE relocations, and the test
+    // programs have none (`objects::tests::no_core_relocations` checks). Measured: most of a program step's cost in a
+    // TCG guest.
+    loader.btf(None);
     loader.map_pin_path(object.map, pin.as_path());
     for (name, bytes) in globals {
         loader.override_global(name, *bytes, true);

@@ -53,6 +53,10 @@ pub const XDP_STATS: Object = Object {
     map: "xdp_stats_map",
 };
 
+/// Every embedded object (the helper families and the traffic counter).
+#[cfg(test)]
+pub const ALL: [Object; 7] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS];
+
 pub fn for_family(family: Family) -> Object {
     match family {
         Family::Keyed => KEYED,
@@ -61,5 +65,25 @@ pub fn for_family(family: Family) -> Object {
         Family::Ringbuf => RINGBUF,
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    /// The loader is told not to parse the kernel's BTF (see `bind::load_bound`): that is
+    /// only right while no object needs CO-RE relocations against it.
+    #[test]
+    fn no_core_relocations() {
+        for object in ALL {
+            let obj = aya_obj::Object::parse(object.elf).expect("embedded object parses");
+            assert!(
+                !obj.has_btf_relocations(),
+                "{} has CO-RE relocations: load it with the kernel's BTF",
+                object.program
+            );
+            assert!(obj.programs.contains_key(object.program), "{} missing", object.program);
+        }
     }
 }
