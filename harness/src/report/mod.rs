@@ -2,7 +2,11 @@
 //! report (`mapconform report`) is a pure [`model`] built from committed snapshots and/or
 //! fresh [`results`], with [`explanations`] attached, and renderers that only consume it:
 //! [`markdown`] (CI step summary), [`html`] (one self-contained page), [`junit`].
+pub mod cli;
 pub mod explanations;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 pub mod model;
 pub mod results;
 pub mod text;

@@ -180,10 +180,11 @@ struct Column {
     results: Vec<(String, String, Vec<String>)>,
 }
 
-fn problems_of(result: &CaseResult, snapshot: Option<&str>, baseline: &str) -> Vec<String> {
+fn problems_of(result: &CaseResult, snapshot: Option<&str>, baseline: &str, compared: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let body = result.snapshot_body();
     match snapshot {
+        _ if !compared => {}
         None => problems.push(format!("no snapshot in snapshots/{baseline}")),
         Some(snap) if snap.trim_end() != body.trim_end() => problems.push(format!(
             "differs from snapshots/{baseline}:\n{}",
@@ -336,13 +337,16 @@ pub fn map_type(case: &str) -> &str {
 
 fn results_column(r: &KernelResults, inputs: &Inputs) -> Result<Column, ModelError> {
     let baseline = inputs.compare_to.clone().unwrap_or_else(|| r.kernel.clone());
+    // A kernel without any snapshots (a kernel given by path, the host) is not compared:
+    // only its expectations can fail.
+    let compared = inputs.snapshots.join(&baseline).is_dir();
     let (snaps, _) = read_snapshots(&inputs.snapshots.join(&baseline))?;
     let results = r
         .cases
         .iter()
         .map(|case| {
             let snap = snaps.iter().find(|(c, _)| *c == case.case).map(|(_, b)| b.as_str());
-            let problems = problems_of(case, snap, &baseline);
+            let problems = problems_of(case, snap, &baseline, compared);
             (case.case.clone(), case.snapshot_body().trim_end().to_string(), problems)
         })
         .collect();
@@ -590,6 +594,20 @@ mod tests {
         assert_eq!(r.kernels.len(), 1);
         assert_eq!(r.cases, ["hash/freeze"]);
         assert!(r.cells[0][0].problems.is_empty(), "{:?}", r.cells[0][0].problems);
+        // Against 6.1's snapshots (EBUSY) the same result differs.
+        let mut input = inputs(&matrix, dir.path());
+        input.fill_from_snapshots = false;
+        input.compare_to = Some("6.1".into());
+        input.results = vec![results("/tmp/bzImage", None, "EPERM")];
+        let r = Report::build(input).unwrap();
+        assert!(r.cells[0][0].problems[0].starts_with("differs from snapshots/6.1"));
+        // A kernel with no snapshot folder at all is not compared, only its expectations.
+        let mut input = inputs(&matrix, dir.path());
+        input.fill_from_snapshots = false;
+        input.results = vec![results("host", Some("expected EBUSY"), "EPERM")];
+        let r = Report::build(input).unwrap();
+        assert_eq!(r.cells[0][0].problems.len(), 1, "{:?}", r.cells[0][0].problems);
+        assert!(r.cells[0][0].problems[0].starts_with("expectation failed"));
     }
 
     #[test]

@@ -113,6 +113,16 @@ pub fn matrix_table(
     runs: &[(String, Result<crate::matrix::KernelRun, String>)],
     snapshots: &std::path::Path,
 ) -> String {
+    matrix_table_with(runs, snapshots, true)
+}
+
+/// [`matrix_table`], with only the rows that change across kernels or carry a mark unless
+/// `full` (a 131-row table hides the few rows that matter).
+pub fn matrix_table_with(
+    runs: &[(String, Result<crate::matrix::KernelRun, String>)],
+    snapshots: &std::path::Path,
+    full: bool,
+) -> String {
     let mut case_ids: Vec<&str> = Vec::new();
     for (_, run) in runs {
         if let Ok(run) = run {
@@ -133,6 +143,7 @@ pub fn matrix_table(
     for case in &case_ids {
         let mut classes: Vec<String> = Vec::new();
         let mut row = format!("{case:<width$}");
+        let mut marked = false;
         for (id, run) in runs {
             let cell = match run {
                 Err(_) => "-".to_string(),
@@ -160,18 +171,58 @@ pub fn matrix_table(
                     }
                 },
             };
+            marked |= cell.len() > 1 || cell == "-";
             let _ = write!(row, "  {cell:<6}");
         }
         if classes.len() > 1 {
             changed += 1;
+        }
+        if full || classes.len() > 1 || marked {
+            out.push_str(row.trim_end());
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} cases; {changed} behave differently across kernels; {unsure} cells differ from their snapshot or failed an expectation",
+        case_ids.len()
+    );
+    out
+}
+
+/// The cross-kernel report for a terminal: the cases that change or fail (every case when
+/// `full`), one symbol per kernel (see [`super::markdown::LEGEND`]).
+pub fn report_table(report: &super::model::Report, full: bool) -> String {
+    let rows: Vec<usize> = (0..report.cases.len())
+        .filter(|&c| full || report.case_changes(c) || report.case_has_problems(c))
+        .collect();
+    let width = rows.iter().map(|&c| report.cases[c].len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}", "case");
+    for k in &report.kernels {
+        let _ = write!(out, "  {:<6}", k.id);
+    }
+    out = out.trim_end().to_string();
+    out.push('\n');
+    for &c in &rows {
+        let mut row = format!("{:<width$}", report.cases[c]);
+        for cell in &report.cells[c] {
+            let _ = write!(row, "  {:<6}", super::markdown::symbol(cell));
         }
         out.push_str(row.trim_end());
         out.push('\n');
     }
     let _ = writeln!(
         out,
-        "\n{} cases; {changed} behave differently across kernels; {unsure} cells differ from their snapshot or failed an expectation",
-        case_ids.len()
+        "\n{} cases; {} behave differently across kernels{}; {} (kernel, case) failures\n{}",
+        report.cases.len(),
+        report.changed_case_count(),
+        if full {
+            ""
+        } else {
+            " (only those are listed; --full-table for all)"
+        },
+        report.problem_count(),
+        super::markdown::LEGEND
     );
     out
 }
