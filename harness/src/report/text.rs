@@ -226,3 +226,64 @@ pub fn report_table(report: &super::model::Report, full: bool) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::KernelRun;
+    use crate::outcome::{Outcome, StepResult};
+
+    fn run(id: &str, second: &str) -> (String, Result<KernelRun, String>) {
+        let case = |name: &str, result: Outcome| CaseResult {
+            case: name.into(),
+            steps: vec![StepResult {
+                step: "freeze m".into(),
+                result,
+                expect: None,
+                violation: None,
+            }],
+            harness_error: None,
+        };
+        let report = RunReport {
+            kernel_release: format!("{id}.0"),
+            possible_cpus: 2,
+            cases: vec![
+                case("array/same", Outcome::Ok),
+                case("hash/freeze", Outcome::Errno(second.into())),
+            ],
+        };
+        let run = KernelRun {
+            id: id.into(),
+            version: None,
+            accel: crate::vm::Accel::Tcg,
+            wall: std::time::Duration::ZERO,
+            report,
+        };
+        (id.into(), Ok(run))
+    }
+
+    #[test]
+    fn the_matrix_summary_lists_only_rows_that_differ_unless_full() {
+        let dir = tempfile::tempdir().unwrap();
+        for (k, e) in [("6.1", "EBUSY"), ("6.12", "EPERM")] {
+            for (case, result) in [("array/same", "ok"), ("hash/freeze", e)] {
+                let path = crate::snapshot::path(dir.path(), k, case);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let body = format!("---\ninfo: {{}}\n---\n- step: freeze m\n  result: {result}\n");
+                std::fs::write(path, body).unwrap();
+            }
+        }
+        let runs = vec![run("6.1", "EBUSY"), run("6.12", "EPERM")];
+        let short = matrix_table_with(&runs, dir.path(), false);
+        assert!(
+            short.contains("hash/freeze") && !short.contains("array/same"),
+            "{short}"
+        );
+        let full = matrix_table(&runs, dir.path());
+        assert!(full.contains("array/same   A       A\n"), "{full}");
+        // A row whose result differs from its snapshot is listed even without a change.
+        let runs = vec![run("6.1", "EBUSY"), run("6.12", "EBUSY")];
+        let short = matrix_table_with(&runs, dir.path(), false);
+        assert!(short.contains("hash/freeze  A       A*\n"), "{short}");
+    }
+}
