@@ -248,7 +248,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 Format::Json => print_json_lines(&results)?,
                 _ => print_run(&run, format)?,
             }
-            write_machine_outputs(&results, &results_dir, &junit, None)?;
+            let ids = cases.iter().map(|c| c.id.clone()).collect();
+            write_machine_outputs(&results, ids, &results_dir, &junit, None)?;
             let failed = run.cases.iter().filter(|c| !c.passed()).count() + broken;
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
@@ -305,7 +306,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             if json {
                 print_json_lines(&results)?;
             }
-            write_machine_outputs(&results, &results_dir, &junit, compare_to.clone())?;
+            let ids = (lib.cases.iter().map(|c| c.id.clone()))
+                .filter(|id| filter.as_ref().is_none_or(|f| id.contains(f)))
+                .collect();
+            write_machine_outputs(&results, ids, &results_dir, &junit, compare_to.clone())?;
             let human = |text: &str| if json { eprint!("{text}") } else { print!("{text}") };
             let mut failed = lib.broken.len();
             for (id, run) in &runs {
@@ -453,6 +457,7 @@ fn print_json_lines(results: &[KernelResults]) -> Result<()> {
 /// `--results-dir` and `--junit`.
 fn write_machine_outputs(
     results: &[KernelResults],
+    cases: Vec<String>,
     results_dir: &Option<PathBuf>,
     junit: &Option<PathBuf>,
     compare_to: Option<String>,
@@ -464,7 +469,7 @@ fn write_machine_outputs(
     }
     if let Some(file) = junit {
         let snapshots = kernels::repo_root().join("snapshots");
-        report::cli::write_run_junit(file, results.to_vec(), &snapshots, compare_to)?;
+        report::cli::write_run_junit(file, results.to_vec(), cases, &snapshots, compare_to)?;
     }
     Ok(())
 }

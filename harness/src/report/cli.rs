@@ -39,6 +39,7 @@ pub fn report(args: &ReportArgs) -> Result<bool> {
         fill_from_snapshots: true,
         compare_to: None,
         explanations: explanations::load(&explanations_path)?,
+        cases: Vec::new(),
     })?;
     let mut ok = report.problem_count() == 0;
     if given_results {
@@ -72,11 +73,12 @@ pub fn write_all(report: &Report, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `run --junit FILE`: one testcase per (kernel, case) of this run, compared with the
-/// snapshots of the same kernel (or of `compare_to`).
+/// `run --junit FILE`: one testcase per (kernel, selected case) of this run, compared
+/// with the snapshots of the same kernel (or of `compare_to`).
 pub fn write_run_junit(
     file: &Path,
     results: Vec<KernelResults>,
+    cases: Vec<String>,
     snapshots: &Path,
     compare_to: Option<String>,
 ) -> Result<()> {
@@ -87,6 +89,7 @@ pub fn write_run_junit(
         fill_from_snapshots: false,
         compare_to,
         explanations: Vec::new(),
+        cases,
     })?;
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -108,6 +108,9 @@ pub struct Inputs<'a> {
     /// (`run --compare-to`).
     pub compare_to: Option<String>,
     pub explanations: Vec<Explanation>,
+    /// Cases listed even where no kernel has a result (`run`'s selected cases: a kernel that
+    /// did not run then fails each of them).
+    pub cases: Vec<String>,
 }
 
 /// The `info:` of an insta header (metadata, not compared).
@@ -243,6 +246,7 @@ impl Report {
         let cases: Vec<String> = columns
             .iter()
             .flat_map(|c| c.results.iter().map(|(case, _, _)| case.clone()))
+            .chain(inputs.cases.iter().cloned())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -480,6 +484,7 @@ mod tests {
             fill_from_snapshots: true,
             compare_to: None,
             explanations: Vec::new(),
+            cases: Vec::new(),
         }
     }
 
@@ -612,6 +617,14 @@ mod tests {
         let r = Report::build(input).unwrap();
         assert_eq!(r.cells[0][0].problems.len(), 1, "{:?}", r.cells[0][0].problems);
         assert!(r.cells[0][0].problems[0].starts_with("expectation failed"));
+        // A run whose only kernel did not run still lists (and fails) the selected cases.
+        let mut input = inputs(&matrix, dir.path());
+        input.fill_from_snapshots = false;
+        input.results = vec![KernelResults::did_not_run("9.99", "not in the cache")];
+        input.cases = vec!["hash/freeze".into()];
+        let r = Report::build(input).unwrap();
+        assert_eq!(r.cases, ["hash/freeze"]);
+        assert_eq!(r.cells[0][0].problems, ["kernel 9.99 did not run: not in the cache"]);
     }
 
     #[test]
