@@ -60,7 +60,8 @@ fn results_from_snapshots(id: &str) -> KernelResults {
 fn report(args: &[&Path], out: &Path) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mapconform"));
     cmd.args(["report", "--require-all", "--out"]).arg(out);
-    cmd.arg("--explanations").arg(repo().join("harness/tests/fixtures/explanations.yaml"));
+    cmd.arg("--explanations")
+        .arg(repo().join("harness/tests/fixtures/explanations.yaml"));
     cmd.arg("--merge");
     cmd.args(args);
     let o = cmd.output().unwrap();
@@ -100,10 +101,13 @@ fn merged_results_make_one_report_and_a_difference_fails_it() {
     // The explanations (a fixture in the schema of snapshots/explanations.yaml).
     let freeze = md.split("### `hash/freeze`").nth(1).unwrap();
     let freeze = freeze.split("### ").next().unwrap();
-    assert!(freeze.contains("> **freeze-twice** (Change): a second BPF_MAP_FREEZE fails with EPERM"), "{freeze}");
+    assert!(
+        freeze.contains("> **freeze-twice** (change): a second BPF_MAP_FREEZE fails with EPERM"),
+        "{freeze}"
+    );
     assert!(freeze.contains("| `freeze m` | `EBUSY` | `EPERM` |"), "{freeze}");
     assert!(md.contains("### `prog/keyed-hash`: 6.1 → 6.12\n\n> **zero-extended-helper-errors**"));
-    assert!(html.contains("<b>freeze-twice</b> (Change): a second BPF_MAP_FREEZE"));
+    assert!(html.contains("<b>freeze-twice</b> (change): a second BPF_MAP_FREEZE"));
 
     // 6.12 now does what 6.1 did for hash/freeze: a difference from its snapshot.
     let mut changed = results_from_snapshots("6.12");

@@ -25,6 +25,18 @@ pub enum Kind {
     MissedCheck,
 }
 
+impl Kind {
+    /// As written in the file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Change => "change",
+            Kind::Fix => "fix",
+            Kind::NewFeature => "new-feature",
+            Kind::MissedCheck => "missed-check",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commit {
     pub id: String,

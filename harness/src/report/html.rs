@@ -196,7 +196,11 @@ pub fn render(report: &Report) -> String {
             esc(&ch.after)
         );
         for e in &ch.explanations {
-            let kind = e.kind.as_ref().map(|k| format!(" ({k:?})")).unwrap_or_default();
+            let kind = e
+                .kind
+                .as_ref()
+                .map(|k| format!(" ({})", k.as_str()))
+                .unwrap_or_default();
             let _ = write!(
                 out,
                 "<blockquote><p><b>{}</b>{}: {}</p>",

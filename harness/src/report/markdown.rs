@@ -58,7 +58,11 @@ fn table(report: &Report, rows: &[usize]) -> String {
 pub fn change(out: &mut String, change: &Change) {
     let _ = writeln!(out, "### `{}`: {} → {}\n", change.case, change.before, change.after);
     for e in &change.explanations {
-        let kind = e.kind.as_ref().map(|k| format!(" ({k:?})")).unwrap_or_default();
+        let kind = e
+            .kind
+            .as_ref()
+            .map(|k| format!(" ({})", k.as_str()))
+            .unwrap_or_default();
         let _ = writeln!(out, "> **{}**{kind}: {}", e.id, e.summary.trim());
         for line in e.why.trim().lines() {
             let _ = writeln!(out, "> {line}");
@@ -220,7 +224,7 @@ mod tests {
         assert!(rest.contains("| `array/same` | • | = |"), "{md}");
         assert!(md.contains("### `hash/freeze`: 6.1 → 6.12"), "{md}");
         assert!(md.contains("| `freeze m` | `EBUSY` | `EPERM` |"), "{md}");
-        assert!(md.contains("> **freeze-twice** (Change): EPERM first"), "{md}");
+        assert!(md.contains("> **freeze-twice** (change): EPERM first"), "{md}");
         assert!(md.contains("`c4c84f6fb2c4` bpf: x (in 6.5)"), "{md}");
         assert!(md.contains("```diff\n-x\n+y\n```"), "{md}");
     }
