@@ -5,6 +5,7 @@ use mapconform::case::{load_library, Library};
 use mapconform::kernels::{self, Cache};
 use mapconform::matrix::{self, KernelRun, Options, Target};
 use mapconform::outcome::RunReport;
+use mapconform::report::results::KernelResults;
 use mapconform::{exec, report, vm};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,44 @@ enum Command {
         /// Seconds before a VM is killed.
         #[arg(long)]
         deadline: Option<u64>,
+        /// Write each kernel's results to DIR/<kernel>.json (read by `mapconform report`).
+        #[arg(long, value_name = "DIR")]
+        results_dir: Option<PathBuf>,
+        /// Write JUnit XML: one testcase per (kernel, case).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// With --matrix: list every case in the summary, not only those that differ.
+        #[arg(long)]
+        full_table: bool,
+    },
+    /// The cross-kernel report from the committed snapshots and/or results of `run
+    /// --results-dir`: a table, the behaviour changes, and with --out report.md,
+    /// report.html and junit.xml. Fails when a result differs from its snapshot.
+    Report {
+        /// Results files or folders (searched for *.json); they replace their kernel's snapshots.
+        #[arg(long, num_args = 1.., value_name = "DIR")]
+        results: Vec<PathBuf>,
+        /// Results from several machines (same as several --results).
+        #[arg(long, num_args = 1.., value_name = "DIR")]
+        merge: Vec<PathBuf>,
+        /// The committed snapshots (default: the repository's `snapshots/`).
+        #[arg(long)]
+        snapshots: Option<PathBuf>,
+        /// Default: SNAPSHOTS/explanations.yaml, if present.
+        #[arg(long)]
+        explanations: Option<PathBuf>,
+        /// Write report.md, report.html and junit.xml here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// List every case, not only those that differ.
+        #[arg(long)]
+        full_table: bool,
+        /// Print only the files written.
+        #[arg(long)]
+        quiet: bool,
+        /// Fail when a matrix kernel has no results.
+        #[arg(long)]
+        require_all: bool,
     },
     /// Print the coverage table: cases per map type and operation (Markdown).
     Coverage {
@@ -196,6 +235,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             filter,
             cases,
             format,
+            results_dir,
+            junit,
             ..
         } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
@@ -206,7 +247,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 bail!("no case matches {:?}", filter.unwrap_or_default());
             }
             let run = exec::run_all(&cases).context("reading the kernel's CPU layout")?;
-            print_run(&run, format)?;
+            let results = vec![KernelResults::host(&run)];
+            match format {
+                Format::Json => print_json_lines(&results)?,
+                _ => print_run(&run, format)?,
+            }
+            let ids = cases.iter().map(|c| c.id.clone()).collect();
+            write_machine_outputs(&results, ids, &results_dir, &junit, None)?;
             let failed = run.cases.iter().filter(|c| !c.passed()).count() + broken;
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
@@ -224,6 +271,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             accel,
             jobs,
             deadline,
+            results_dir,
+            junit,
+            full_table,
             ..
         } => {
             if kernel.is_empty() && !all {
@@ -254,6 +304,28 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             opts.deadline = deadline.map(Duration::from_secs).or(opts.deadline);
             let runs = boot_all(&targets, &opts);
             let snapshots = kernels::repo_root().join("snapshots");
+            // Machine outputs: one object per kernel (JSON Lines on stdout, files, JUnit);
+            // with JSON on stdout, the human text below goes to stderr.
+            let results: Vec<KernelResults> = runs
+                .iter()
+                .map(|(id, run)| match run {
+                    Ok(run) => {
+                        let mut r = KernelResults::from_run(run);
+                        r.cases.retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
+                        r
+                    }
+                    Err(why) => KernelResults::did_not_run(id, why),
+                })
+                .collect();
+            let json = matches!(format, Format::Json);
+            if json {
+                print_json_lines(&results)?;
+            }
+            let ids = (lib.cases.iter().map(|c| c.id.clone()))
+                .filter(|id| filter.as_ref().is_none_or(|f| id.contains(f)))
+                .collect();
+            write_machine_outputs(&results, ids, &results_dir, &junit, compare_to.clone())?;
+            let human = |text: &str| if json { eprint!("{text}") } else { print!("{text}") };
             let mut failed = lib.broken.len();
             for (id, run) in &runs {
                 match run {
@@ -262,7 +334,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         run.report
                             .cases
                             .retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
-                        if !all {
+                        if !all && !json {
                             print_run(&run.report, format)?;
                         }
                         let baseline = compare_to.clone().unwrap_or_else(|| id.clone());
@@ -270,23 +342,44 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         failed += run.report.cases.iter().filter(|c| !c.passed()).count();
                         if compare_to.is_some() || all {
                             failed += diffs.iter().filter(|d| d.differs()).count();
-                            print!("{}", report::comparison_text(id, &baseline, &diffs));
+                            human(&report::comparison_text(id, &baseline, &diffs));
                         }
                     }
                     Err(why) => {
                         failed += 1;
-                        println!("{id}: did not run:\n{why}");
+                        human(&format!("{id}: did not run:\n{why}\n"));
                     }
                 }
             }
             if all {
-                print!("{}", report::matrix_table(&runs, &snapshots));
+                human(&report::matrix_table_with(&runs, &snapshots, full_table));
             }
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Report {
+            results,
+            merge,
+            snapshots,
+            explanations,
+            out,
+            full_table,
+            quiet,
+            require_all,
+        } => {
+            let ok = report::cli::report(&report::cli::ReportArgs {
+                snapshots: snapshots.unwrap_or_else(|| kernels::repo_root().join("snapshots")),
+                results: results.into_iter().chain(merge).collect(),
+                explanations,
+                out,
+                full_table,
+                quiet,
+                require_all,
+            })?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Coverage { cases } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
@@ -375,6 +468,34 @@ fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(id, _)| targets.iter().position(|t| &t.id == id));
     results
+}
+
+/// `--format json`: JSON Lines, one compact object per kernel (see README).
+fn print_json_lines(results: &[KernelResults]) -> Result<()> {
+    for r in results {
+        println!("{}", serde_json::to_string(r)?);
+    }
+    Ok(())
+}
+
+/// `--results-dir` and `--junit`.
+fn write_machine_outputs(
+    results: &[KernelResults],
+    cases: Vec<String>,
+    results_dir: &Option<PathBuf>,
+    junit: &Option<PathBuf>,
+    compare_to: Option<String>,
+) -> Result<()> {
+    if let Some(dir) = results_dir {
+        for r in results {
+            r.write_to_dir(dir)?;
+        }
+    }
+    if let Some(file) = junit {
+        let snapshots = kernels::repo_root().join("snapshots");
+        report::cli::write_run_junit(file, results.to_vec(), cases, &snapshots, compare_to)?;
+    }
+    Ok(())
 }
 
 fn print_run(run: &RunReport, format: Format) -> Result<()> {

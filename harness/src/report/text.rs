@@ -113,6 +113,16 @@ pub fn matrix_table(
     runs: &[(String, Result<crate::matrix::KernelRun, String>)],
     snapshots: &std::path::Path,
 ) -> String {
+    matrix_table_with(runs, snapshots, true)
+}
+
+/// [`matrix_table`], with only the rows that change across kernels or carry a mark unless
+/// `full` (a 131-row table hides the few rows that matter).
+pub fn matrix_table_with(
+    runs: &[(String, Result<crate::matrix::KernelRun, String>)],
+    snapshots: &std::path::Path,
+    full: bool,
+) -> String {
     let mut case_ids: Vec<&str> = Vec::new();
     for (_, run) in runs {
         if let Ok(run) = run {
@@ -133,6 +143,7 @@ pub fn matrix_table(
     for case in &case_ids {
         let mut classes: Vec<String> = Vec::new();
         let mut row = format!("{case:<width$}");
+        let mut marked = false;
         for (id, run) in runs {
             let cell = match run {
                 Err(_) => "-".to_string(),
@@ -160,13 +171,16 @@ pub fn matrix_table(
                     }
                 },
             };
+            marked |= cell.len() > 1 || cell == "-";
             let _ = write!(row, "  {cell:<6}");
         }
         if classes.len() > 1 {
             changed += 1;
         }
-        out.push_str(row.trim_end());
-        out.push('\n');
+        if full || classes.len() > 1 || marked {
+            out.push_str(row.trim_end());
+            out.push('\n');
+        }
     }
     let _ = writeln!(
         out,
@@ -174,4 +188,102 @@ pub fn matrix_table(
         case_ids.len()
     );
     out
+}
+
+/// The cross-kernel report for a terminal: the cases that change or fail (every case when
+/// `full`), one symbol per kernel (see [`super::markdown::LEGEND`]).
+pub fn report_table(report: &super::model::Report, full: bool) -> String {
+    let rows: Vec<usize> = (0..report.cases.len())
+        .filter(|&c| full || report.case_changes(c) || report.case_has_problems(c))
+        .collect();
+    let width = rows.iter().map(|&c| report.cases[c].len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}", "case");
+    for k in &report.kernels {
+        let _ = write!(out, "  {:<6}", k.id);
+    }
+    out = out.trim_end().to_string();
+    out.push('\n');
+    for &c in &rows {
+        let mut row = format!("{:<width$}", report.cases[c]);
+        for cell in &report.cells[c] {
+            let _ = write!(row, "  {:<6}", super::markdown::symbol(cell));
+        }
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\n{} cases; {} behave differently across kernels{}; {} (kernel, case) failures\n{}",
+        report.cases.len(),
+        report.changed_case_count(),
+        if full {
+            ""
+        } else {
+            " (only those are listed; --full-table for all)"
+        },
+        report.problem_count(),
+        super::markdown::LEGEND
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::KernelRun;
+    use crate::outcome::{Outcome, StepResult};
+
+    fn run(id: &str, second: &str) -> (String, Result<KernelRun, String>) {
+        let case = |name: &str, result: Outcome| CaseResult {
+            case: name.into(),
+            steps: vec![StepResult {
+                step: "freeze m".into(),
+                result,
+                expect: None,
+                violation: None,
+            }],
+            harness_error: None,
+        };
+        let report = RunReport {
+            kernel_release: format!("{id}.0"),
+            possible_cpus: 2,
+            cases: vec![
+                case("array/same", Outcome::Ok),
+                case("hash/freeze", Outcome::Errno(second.into())),
+            ],
+        };
+        let run = KernelRun {
+            id: id.into(),
+            version: None,
+            accel: crate::vm::Accel::Tcg,
+            wall: std::time::Duration::ZERO,
+            report,
+        };
+        (id.into(), Ok(run))
+    }
+
+    #[test]
+    fn the_matrix_summary_lists_only_rows_that_differ_unless_full() {
+        let dir = tempfile::tempdir().unwrap();
+        for (k, e) in [("6.1", "EBUSY"), ("6.12", "EPERM")] {
+            for (case, result) in [("array/same", "ok"), ("hash/freeze", e)] {
+                let path = crate::snapshot::path(dir.path(), k, case);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let body = format!("---\ninfo: {{}}\n---\n- step: freeze m\n  result: {result}\n");
+                std::fs::write(path, body).unwrap();
+            }
+        }
+        let runs = vec![run("6.1", "EBUSY"), run("6.12", "EPERM")];
+        let short = matrix_table_with(&runs, dir.path(), false);
+        assert!(
+            short.contains("hash/freeze") && !short.contains("array/same"),
+            "{short}"
+        );
+        let full = matrix_table(&runs, dir.path());
+        assert!(full.contains("array/same   A       A\n"), "{full}");
+        // A row whose result differs from its snapshot is listed even without a change.
+        let runs = vec![run("6.1", "EBUSY"), run("6.12", "EBUSY")];
+        let short = matrix_table_with(&runs, dir.path(), false);
+        assert!(short.contains("hash/freeze  A       A*\n"), "{short}");
+    }
 }
