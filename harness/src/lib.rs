@@ -6,6 +6,7 @@
 //! [`prog`] (XDP programs run through BPF_PROG_TEST_RUN or real traffic).
 //! Infrastructure: [`kernels`] (the kernel matrix and cache), [`vm`] (booting with
 //! virtme-ng), [`matrix`] (every case on every kernel: one boot per kernel).
+pub mod bench;
 pub mod bpf;
 pub mod case;
 pub mod coverage;

@@ -125,8 +125,22 @@ enum Command {
         /// Results directory (shared with the guest as $MAPCONFORM_RWDIR).
         #[arg(long, default_value = "target/vm-results")]
         rwdir: PathBuf,
+        /// Boot on the minimal root case runs use (busybox, this binary at
+        /// /mapconform/bin/mapconform) instead of the host's root.
+        #[arg(long)]
+        minimal_root: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// Measure the executor's cost per step against bare bpf(2) calls, and a program
+    /// step's load against its run, on this kernel (`scripts/bench` runs it in each guest).
+    #[command(hide = true)]
+    BenchOps {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        /// Write the JSON here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Inside a guest: run cases and write the JSON run report (the runner contract).
     #[command(hide = true)]
@@ -405,9 +419,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             deadline,
             jobs,
             rwdir,
+            minimal_root,
             command,
         } => {
             kernels::cli::boot(&kernels::cli::BootArgs {
+                minimal_root,
                 kernels,
                 accel,
                 cpus: vm::DEFAULT_CPUS,
@@ -417,6 +433,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 rwdir: std::path::absolute(rwdir)?,
                 command,
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchOps { iterations, out } => {
+            // bpffs for the program steps (not guest::prepare: this may run on a host).
+            mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
+            let json = serde_json::to_string(&mapconform::bench::ops(iterations)?)?;
+            match out {
+                Some(file) => {
+                    std::fs::write(&file, json + "\n").with_context(|| format!("writing {}", file.display()))?
+                }
+                None => println!("{json}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Guest {

@@ -114,7 +114,7 @@ impl Options {
         let guest_root = match std::env::var("MAPCONFORM_GUEST_ROOT").as_deref() {
             Ok("host") => None,
             _ => {
-                let dir = Cache::from_env()?.root.join("guest-root");
+                let dir = Cache::from_env()?.root.join(vm::root::CACHE_DIR);
                 Some(vm::root::prepare(&dir, &exe).context("preparing the guest's root")?)
             }
         };
@@ -168,18 +168,8 @@ fn boot_and_collect(
     let mut req = BootRequest::new(kernel.clone(), vec![], rwdir.to_path_buf());
     // The guest sees the host's binary and the rwdir where these paths say.
     let guest_exe = match &opts.guest_root {
-        Some(root) if !kernel.boot_image.is_dir() => {
-            req.root = Some(root.clone());
-            let exe_dir = exe.parent().ok_or("the mapconform binary has no folder")?;
-            req.rodirs.push((vm::root::GUEST_BIN.into(), exe_dir.to_path_buf()));
-            if let Some(modules) = kernel.modules.as_ref().and_then(|m| m.parent()) {
-                req.rodirs.push((vm::root::GUEST_MODULES.into(), modules.to_path_buf()));
-            }
-            let name = exe.file_name().ok_or("the mapconform binary has no file name")?;
-            Path::new(vm::root::GUEST_BIN).join(name)
-        }
-        // A kernel tree: vng finds its modules in the tree only with the host's root.
-        _ => exe.clone(),
+        Some(root) => vm::root::attach(&mut req, root, &exe).map_err(|e| format!("{e:#}"))?,
+        None => exe.clone(),
     };
     let guest_rwdir = req.guest_rwdir();
     req.command = vec![
