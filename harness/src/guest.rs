@@ -61,3 +61,72 @@ pub fn bring_up(name: &str) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// The progress marks file the guest writes beside its report, one JSON [`Mark`] a line.
+pub const PROGRESS_FILE: &str = "progress.jsonl";
+
+/// What the guest has done so far. The host reads these only when the report is missing:
+/// no `RunnerStarted` means the guest never got to run (an infrastructure failure, retried);
+/// otherwise the finished cases stand and the case started last is the one the kernel
+/// crashed in.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mark", rename_all = "snake_case")]
+pub enum Mark {
+    RunnerStarted {
+        kernel_release: String,
+        possible_cpus: usize,
+    },
+    CaseStarted {
+        case: String,
+    },
+    CaseFinished {
+        result: crate::outcome::CaseResult,
+    },
+}
+
+/// Appends marks to the progress file, each synced to the host before the case goes on
+/// (a crashing kernel loses what sits in its page cache).
+pub struct Marks(std::fs::File);
+
+impl Marks {
+    pub fn create(path: &Path) -> Result<Marks> {
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Marks(file))
+    }
+
+    /// Writes the mark of `progress`. A failure to write is reported on stderr and does not
+    /// stop the run: the marks only matter if the kernel crashes.
+    pub fn record(&mut self, progress: crate::exec::Progress) {
+        use crate::exec::Progress;
+        let mark = match progress {
+            Progress::Started {
+                kernel_release,
+                possible_cpus,
+            } => Mark::RunnerStarted {
+                kernel_release: kernel_release.to_string(),
+                possible_cpus,
+            },
+            Progress::CaseStarted(case) => Mark::CaseStarted { case: case.id.clone() },
+            Progress::CaseFinished(result) => Mark::CaseFinished { result: result.clone() },
+        };
+        let written = serde_json::to_string(&mark)
+            .map_err(std::io::Error::other)
+            .and_then(|line| {
+                use std::io::Write;
+                self.0.write_all(format!("{line}\n").as_bytes())?;
+                self.0.sync_data()
+            });
+        if let Err(e) = written {
+            eprintln!("mapconform guest: writing a progress mark: {e}");
+        }
+    }
+}
+
+/// The marks in `path` (a torn last line, from a crash mid-write, is dropped).
+pub fn read_marks(path: &Path) -> Vec<Mark> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}

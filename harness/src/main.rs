@@ -344,6 +344,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             for (id, run) in &runs {
                 match run {
                     Ok(run) => {
+                        if let Some(why) = &run.retried {
+                            human(&format!(
+                                "{id}: booted twice: the first boot failed before any case ran:\n{why}\n"
+                            ));
+                        }
                         let mut run = run.clone();
                         run.report
                             .cases
@@ -459,7 +464,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 (None, Some(file)) => mapconform::guest::read_bundle(&file)?,
                 (None, None) => unreachable!("clap requires one"),
             };
-            let run: RunReport = exec::run_all(&selected(lib, &filter))?;
+            let mut marks = mapconform::guest::Marks::create(&out.with_file_name(mapconform::guest::PROGRESS_FILE))?;
+            let run: RunReport = exec::run_all_with(&selected(lib, &filter), |p| marks.record(p))?;
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
             let tmp = out.with_extension("partial");

@@ -35,6 +35,23 @@ impl Env {
 
 /// Run every case, one after the other, each with its own maps.
 pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
+    run_all_with(cases, |_| {})
+}
+
+/// Where [`run_all_with`] is.
+pub enum Progress<'a> {
+    /// Before the first case, once the environment is known.
+    Started {
+        kernel_release: &'a str,
+        possible_cpus: usize,
+    },
+    CaseStarted(&'a Case),
+    CaseFinished(&'a CaseResult),
+}
+
+/// [`run_all`], telling `progress` before and after each case (the guest writes these
+/// marks to the rwdir as it goes, so a kernel crash names the case that was running).
+pub fn run_all_with(cases: &[Case], mut progress: impl FnMut(Progress)) -> io::Result<RunReport> {
     let env = Env::detect()?;
     // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
     // which key goes the same from run to run.
@@ -43,10 +60,22 @@ pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
     // cases, freed asynchronously, would make later creations fail with EPERM. Every BPF
     // loader (libbpf, aya, bpftool) lifts the limit the same way.
     lift_memlock_limit();
-    Ok(RunReport {
-        kernel_release: kernel_release(),
+    let release = kernel_release();
+    progress(Progress::Started {
+        kernel_release: &release,
         possible_cpus: env.possible_cpus,
-        cases: cases.iter().map(|c| run_case(c, env)).collect(),
+    });
+    let mut results = Vec::with_capacity(cases.len());
+    for case in cases {
+        progress(Progress::CaseStarted(case));
+        let result = run_case(case, env);
+        progress(Progress::CaseFinished(&result));
+        results.push(result);
+    }
+    Ok(RunReport {
+        kernel_release: release,
+        possible_cpus: env.possible_cpus,
+        cases: results,
     })
 }
 

@@ -552,6 +552,7 @@ mod tests {
                 harness_error: None,
             }],
             error: None,
+            retried: None,
         }
     }
 

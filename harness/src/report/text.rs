@@ -253,6 +253,7 @@ mod tests {
             ],
         };
         let run = KernelRun {
+            retried: None,
             id: id.into(),
             version: None,
             accel: crate::vm::Accel::Tcg,

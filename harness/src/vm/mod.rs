@@ -225,7 +225,7 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
         .stderr_to_stdout()
         .unchecked()
         .dir("/");
-    let res = run_limited(expr, req.deadline, console::crash_line);
+    let res = run_limited(expr, req.deadline, console::crash_line, console::report_end);
     let wall = t0.elapsed();
     let (console, end) = match res {
         Ok(r) => r,
