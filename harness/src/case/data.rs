@@ -17,7 +17,17 @@ pub enum Datum {
     Bytes(Vec<u8>),
     Fields(Vec<Field>),
     PerCpu(Vec<Datum>),
-    MapFd(String),
+    MapFd(MapName),
+}
+
+/// `{map_fd: NAME}`: the map name as written and the index of the case's map it names.
+/// The index is set by validation ([`Datum::resolve_maps`]), so a name that is no map of
+/// the case is a `check` error, never a run-time surprise; `None` only in a datum that has
+/// not been validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapName {
+    pub name: String,
+    pub index: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +70,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::outcome::to_hex;
 
 /// Little- or big-endian bytes of `value` at `width`, or why it does not fit.
 fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, String> {
@@ -93,18 +101,43 @@ fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, Str
 /// How a datum's size-independent parts are resolved while encoding.
 pub trait FdResolver {
     /// The fd of the named map, as the u32 that map-in-map values carry.
-    fn map_fd(&self, map: &str) -> Result<u32, String>;
+    fn map_fd(&self, map: &MapName) -> Result<u32, String>;
 }
 
-/// For checking sizes without a kernel: every map has a placeholder fd.
+/// For checking sizes without a kernel: every map has a placeholder fd. Map names are
+/// checked separately, by [`Datum::resolve_maps`].
 pub struct NoFds;
 impl FdResolver for NoFds {
-    fn map_fd(&self, _: &str) -> Result<u32, String> {
+    fn map_fd(&self, _: &MapName) -> Result<u32, String> {
         Ok(0)
     }
 }
 
 impl Datum {
+    /// Resolve every `{map_fd: NAME}` in this datum to the index of the case's map of that
+    /// name, or say which maps there are.
+    pub fn resolve_maps(&mut self, names: &[&str]) -> Result<(), String> {
+        match self {
+            Datum::MapFd(m) => match names.iter().position(|n| *n == m.name) {
+                Some(i) => {
+                    m.index = Some(i);
+                    Ok(())
+                }
+                None => Err(format!(
+                    "unknown map `{}` in a map fd value, declared maps: {}",
+                    m.name,
+                    if names.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )),
+            },
+            Datum::PerCpu(values) => values.iter_mut().try_for_each(|v| v.resolve_maps(names)),
+            Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) => Ok(()),
+        }
+    }
+
     /// Encode at exactly `size` bytes. Per-CPU data is refused here: see [`Datum::encode_percpu`].
     pub fn encode(&self, size: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         match self {
@@ -214,7 +247,7 @@ impl fmt::Display for Datum {
                 let parts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                 write!(f, "percpu[{}]", parts.join(","))
             }
-            Datum::MapFd(name) => write!(f, "fd({name})"),
+            Datum::MapFd(m) => write!(f, "fd({})", m.name),
         }
     }
 }
@@ -273,7 +306,10 @@ impl<'de> Deserialize<'de> for Datum {
                         Datum::PerCpu(values)
                     }
                     // `{map: NAME}` is how results show a map-in-map value; accepted as input too.
-                    "map_fd" | "map" => Datum::MapFd(map.next_value::<String>()?),
+                    "map_fd" | "map" => Datum::MapFd(MapName {
+                        name: map.next_value::<String>()?,
+                        index: None,
+                    }),
                     other => {
                         return Err(de::Error::custom(format!(
                             "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map"
@@ -419,7 +455,13 @@ mod tests {
         assert_eq!(d[2], Datum::Bytes(vec![10, 11]));
         assert_eq!(d[3].encode(7, &NoFds).unwrap(), vec![24, 0, 0, 0, 0, 1, 0xff]);
         assert_eq!(d[4], Datum::PerCpu(vec![Datum::Int(1), Datum::Int(2)]));
-        assert_eq!(d[5], Datum::MapFd("inner".into()));
+        assert_eq!(
+            d[5],
+            Datum::MapFd(MapName {
+                name: "inner".into(),
+                index: None
+            })
+        );
         assert_eq!(d[3].to_string(), "[u32:24 be16:0x0001 hex:ff]");
     }
 }

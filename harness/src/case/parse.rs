@@ -7,6 +7,7 @@
 use super::data::{Datum, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
 use super::names::{ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES};
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -100,9 +101,9 @@ struct Args {
     #[serde(default)]
     flags: Option<Spanned<Names>>,
     #[serde(default)]
-    entries: Option<Vec<KeyValue>>,
+    entries: Option<Vec<Spanned<KeyValue>>>,
     #[serde(default)]
-    keys: Option<Vec<Datum>>,
+    keys: Option<Vec<Spanned<Datum>>>,
     #[serde(default)]
     batch: Option<u32>,
     #[serde(default)]
@@ -112,7 +113,7 @@ struct Args {
     #[serde(default)]
     packets: Option<u32>,
     #[serde(default)]
-    path: Option<String>,
+    path: Option<Spanned<String>>,
 }
 
 impl Args {
@@ -221,8 +222,8 @@ impl<'de> Deserialize<'de> for Expect {
                 if v == "ok" {
                     return Ok(Expect::Ok);
                 }
-                ERRNOS.lookup(v).map_err(|e| E::custom(format!("{e}, or `ok`")))?;
-                Ok(Expect::Errno(v.to_string()))
+                let errno = ERRNOS.lookup(v).map_err(|e| E::custom(format!("{e}, or `ok`")))?;
+                Ok(Expect::Errno(Errno(errno as i32)))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expect, A::Error> {
                 let (mut ret, mut value, mut key, mut entries) = (None, None, None, None);
@@ -275,8 +276,90 @@ fn token_at(text: &str, line: u64, column: u64) -> Option<String> {
     (!token.is_empty()).then(|| token.to_string())
 }
 
+/// A flow collection (`{…}` or `[…]`) that is still open where the block structure
+/// resumes (a later line at or left of the opening line's indentation) or at the end of
+/// the text: its 1-based line and column, whether it is a mapping, and the line where it
+/// should have been closed (`None`: the end of the file).
+///
+/// YAML itself reads on: `{type: hash, key_size: 4` followed by a newline makes the next
+/// lines part of the scalar `4 …`, and the parser then reports that scalar — not the
+/// missing `}`. Quoted strings and comments are skipped; in block context a bracket opens
+/// a flow collection only where a value starts (after `key:`, `-` or at the line start).
+fn unclosed_flow(text: &str) -> Option<(u64, u64, bool, Option<u64>)> {
+    // (line, column, is mapping, indentation of the opening line)
+    let mut open: Vec<(u64, u64, bool, usize)> = Vec::new();
+    for (i, row) in text.lines().enumerate() {
+        let line = i as u64 + 1;
+        let trimmed = row.trim_start();
+        let indent = row.len() - trimmed.len();
+        if let Some(&(l, c, mapping, opened_indent)) = open.first() {
+            if !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= opened_indent {
+                return Some((l, c, mapping, Some(line)));
+            }
+        }
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        let mut prev: Option<char> = None;
+        for (j, ch) in row.chars().enumerate() {
+            if let Some(q) = quote {
+                if escaped {
+                    escaped = false;
+                } else if q == '"' && ch == '\\' {
+                    escaped = true;
+                } else if ch == q {
+                    quote = None;
+                    prev = Some(ch);
+                }
+                continue;
+            }
+            let value_start = matches!(prev, None | Some(':' | '-' | '?' | ',' | '{' | '['));
+            match ch {
+                '#' if j == 0
+                    || row[..row.char_indices().nth(j).map_or(0, |(b, _)| b)].ends_with(char::is_whitespace) =>
+                {
+                    break
+                }
+                '"' | '\'' if value_start => quote = Some(ch),
+                '{' | '[' if !open.is_empty() || value_start => {
+                    open.push((line, j as u64 + 1, ch == '{', indent));
+                }
+                '}' | ']' if !open.is_empty() => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            if !ch.is_whitespace() {
+                prev = Some(ch);
+            }
+        }
+    }
+    open.first().map(|&(l, c, mapping, _)| (l, c, mapping, None))
+}
+
 fn yaml_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> CaseError {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    // An unclosed flow collection before the error is its cause: say that, where it opened.
+    if let Some((l, c, mapping, until)) = unclosed_flow(text) {
+        if (line, column) >= (l, c) || line == 0 {
+            let (what, close, item) = if mapping {
+                ("flow mapping", '}', "entry")
+            } else {
+                ("flow sequence", ']', "item")
+            };
+            let by = match until {
+                Some(next) => format!("before line {next}, which is back at block indentation"),
+                None => "before the end of the file".to_string(),
+            };
+            return CaseError {
+                file: file.to_path_buf(),
+                line: l,
+                column: c,
+                message: format!(
+                    "{what} opened here is not closed: expected `{close}` (or `,` and another {item}) {by}"
+                ),
+            };
+        }
+    }
     // The rendered error repeats the location and a source snippet; the first line is the message.
     let rendered = err.to_string();
     let message = rendered
@@ -347,15 +430,15 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
         );
     }
 
-    let names: Vec<&String> = raw.maps.keys().collect();
+    let names: Vec<&str> = raw.maps.keys().map(|n| n.as_str()).collect();
     let mut maps = Vec::new();
     for (i, (name, spanned)) in raw.maps.iter().enumerate() {
         let m = &spanned.value;
         let map_type = match MAP_TYPES.lookup(&m.map_type.value) {
-            Ok(t) => t as u32,
+            Ok(t) => MapType(t as u32),
             Err(e) => {
                 errors.at(&m.map_type, e);
-                0
+                MapType(0)
             }
         };
         let mut map_flags = 0u32;
@@ -368,7 +451,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             }
         }
         let inner = m.inner.as_ref().and_then(|inner| {
-            let found = names.iter().position(|n| **n == inner.value);
+            let found = names.iter().position(|n| *n == inner.value);
             match found {
                 Some(j) if j < i => Some(j),
                 Some(_) => {
@@ -401,7 +484,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             key_size: m.key_size,
             value_size: m.value_size,
             max_entries: m.max_entries,
-            map_flags,
+            map_flags: MapFlags(map_flags),
             map_extra: m.map_extra,
             numa_node: m.numa_node,
             inner,
@@ -411,8 +494,14 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
 
     let mut steps = Vec::new();
     for raw_step in &raw.steps {
+        let expect = raw_step.value.expect.as_ref().map(|e| {
+            let mut expect = e.value.clone();
+            if let Err(why) = expect.resolve_maps(&names) {
+                errors.at(e, why);
+            }
+            expect
+        });
         if let Some(op) = step_op(&mut errors, &names, &maps, raw_step) {
-            let expect = raw_step.value.expect.as_ref().map(|e| e.value.clone());
             steps.push(Step {
                 op,
                 expect,
@@ -435,8 +524,22 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
     }
 }
 
-fn join(names: &[&String]) -> String {
-    let v: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+/// A datum with its map references resolved (errors recorded at its location).
+fn resolved(errors: &mut Errors, names: &[&str], datum: &Spanned<Datum>) -> Datum {
+    resolved_at(errors, names, datum, &datum.value)
+}
+
+/// Like [`resolved`], for a datum located by an enclosing span.
+fn resolved_at<T>(errors: &mut Errors, names: &[&str], at: &Spanned<T>, datum: &Datum) -> Datum {
+    let mut d = datum.clone();
+    if let Err(why) = d.resolve_maps(names) {
+        errors.at(at, why);
+    }
+    d
+}
+
+fn join(names: &[&str]) -> String {
+    let v = names;
     if v.is_empty() {
         "(none)".into()
     } else {
@@ -445,7 +548,7 @@ fn join(names: &[&String]) -> String {
 }
 
 /// Turn one raw step into an [`Op`], recording what is wrong with it.
-fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spanned<RawStep>) -> Option<Op> {
+fn step_op(errors: &mut Errors, names: &[&str], maps: &[MapDef], step: &Spanned<RawStep>) -> Option<Op> {
     let s = &step.value;
     let mut kinds: Vec<&str> = Vec::new();
     macro_rules! present {
@@ -487,7 +590,7 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
     }
 
     let map_index = |errors: &mut Errors, map: &Spanned<String>| -> Option<usize> {
-        let found = names.iter().position(|n| **n == map.value);
+        let found = names.iter().position(|n| *n == map.value);
         if found.is_none() {
             errors.at(
                 map,
@@ -605,15 +708,17 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
 
     // Sizes are checked now, so a case with a 3-byte key for a 4-byte map fails `check`.
     let key = a.key.as_ref().map(|k| {
-        if let Err(e) = k.value.encode(def.key_size as usize, &NoFds) {
+        let key = resolved(errors, names, k);
+        if let Err(e) = key.encode(def.key_size as usize, &NoFds) {
             errors.at(k, format!("key for map `{}`: {e}", def.name));
         }
-        k.value.clone()
+        key
     });
     // A program sees one CPU's value of a per-CPU map; ring buffer data has any size.
     let plain_value = kind == "prog";
     let value = a.value.as_ref().map(|v| {
-        let checked = match &v.value {
+        let value = resolved(errors, names, v);
+        let checked = match &value {
             _ if rule_name == "prog ringbuf_output" => v.value.encode_natural(&NoFds).map(|_| ()),
             Datum::PerCpu(_) if plain_value => Err("a program writes one CPU's value: no `percpu:`".into()),
             Datum::PerCpu(_) if !def.is_percpu() => Err(format!("map `{}` is not a per-CPU map", def.name)),
@@ -625,8 +730,38 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
         if let Err(e) = checked {
             errors.at(v, format!("value for map `{}`: {e}", def.name));
         }
-        v.value.clone()
+        value
     });
+    let entries: Vec<(Datum, Datum)> = a
+        .entries
+        .iter()
+        .flatten()
+        .map(|kv| {
+            (
+                resolved_at(errors, names, kv, &kv.value.key),
+                resolved_at(errors, names, kv, &kv.value.value),
+            )
+        })
+        .collect();
+    let keys: Vec<Datum> = a.keys.iter().flatten().map(|k| resolved(errors, names, k)).collect();
+    // A relative pin path is below the case's own bpffs folder, and must stay there.
+    if let Some(path) = &a.path {
+        if !path.value.starts_with('/')
+            && Path::new(&path.value)
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            errors.at(
+                path,
+                format!(
+                    "pin path `{}` leaves the case's bpffs folder: a relative path may not contain `..` \
+                     (write an absolute path to pin elsewhere)",
+                    path.value
+                ),
+            );
+            return None;
+        }
+    }
     let batch = a.batch.unwrap_or(def.max_entries.max(1));
 
     Some(match rule_name.as_str() {
@@ -634,45 +769,45 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
             map,
             key: key?,
             value: value?,
-            flags,
+            flags: ElemFlags(flags),
         },
-        "lookup" => Op::Lookup { map, key: key?, flags },
+        "lookup" => Op::Lookup {
+            map,
+            key: key?,
+            flags: ElemFlags(flags),
+        },
         "delete" => Op::Delete { map, key },
         "get_next_key" => Op::GetNextKey { map, key },
-        "lookup_and_delete" => Op::LookupAndDelete { map, key, flags },
+        "lookup_and_delete" => Op::LookupAndDelete {
+            map,
+            key,
+            flags: ElemFlags(flags),
+        },
         "push" => Op::Push {
             map,
             value: value?,
-            flags,
+            flags: ElemFlags(flags),
         },
         "peek" => Op::Peek { map, value },
         "update_batch" => Op::UpdateBatch {
             map,
-            entries: a
-                .entries
-                .iter()
-                .flatten()
-                .map(|kv| (kv.key.clone(), kv.value.clone()))
-                .collect(),
-            flags,
+            entries,
+            flags: ElemFlags(flags),
         },
         "lookup_batch" => Op::LookupBatch { map, batch },
         "lookup_and_delete_batch" => Op::LookupAndDeleteBatch { map, batch },
-        "delete_batch" => Op::DeleteBatch {
-            map,
-            keys: a.keys.clone().unwrap_or_default(),
-        },
+        "delete_batch" => Op::DeleteBatch { map, keys },
         "traffic" => Op::Traffic {
             map,
             packets: a.packets?,
         },
         "pin" => Op::Pin {
             map,
-            path: a.path.clone()?,
+            path: a.path.as_ref()?.value.clone(),
         },
         "get_pinned" => Op::GetPinned {
             map,
-            path: a.path.clone()?,
+            path: a.path.as_ref()?.value.clone(),
         },
         prog => {
             let call = match prog.trim_start_matches("prog ") {
@@ -740,14 +875,20 @@ steps:
         assert_eq!(case.maps.len(), 4);
         assert_eq!(case.maps[1].inner, Some(0));
         assert_eq!(case.maps[1].kernel_name.as_deref(), Some("outer_map"));
-        assert_eq!(case.maps[2].map_flags, 1 | 64);
+        assert_eq!(case.maps[2].map_flags, MapFlags(1 | 64));
         assert_eq!(case.steps.len(), 12);
         let described: Vec<String> = case.steps.iter().map(|s| s.op.describe(&case.maps)).collect();
         assert_eq!(described[1], "update m key=1 value=percpu[1,2] flags=exist|lock");
         assert_eq!(described[5], "update outer key=0 value=fd(inner)");
         assert_eq!(described[8], "prog[b] lookup_percpu key=1 cpu=1 on m");
         assert_eq!(case.steps[9].expect, Some(Expect::Ret { ret: -7, value: None }));
-        assert!(matches!(case.steps[1].op, Op::Update { flags: 6, .. }));
+        assert!(matches!(
+            case.steps[1].op,
+            Op::Update {
+                flags: ElemFlags(6),
+                ..
+            }
+        ));
         assert!(matches!(case.steps[6].op, Op::LookupBatch { batch: 2, .. }));
     }
 
