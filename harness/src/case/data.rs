@@ -58,6 +58,10 @@ fn field_width(kind: &str) -> Option<(usize, bool)> {
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
+    // Before slicing by byte index: a non-ASCII character would not be on a char boundary.
+    if !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{text}` is not hex bytes (expected digits 0-9, a-f)"));
+    }
     if !digits.len().is_multiple_of(2) {
         return Err(format!("hex bytes `{text}` have an odd number of digits"));
     }
@@ -425,6 +429,9 @@ mod tests {
         assert_eq!(parse_hex("0x0a0b").unwrap(), vec![10, 11]);
         assert!(parse_hex("abc").unwrap_err().contains("odd number"));
         assert!(parse_hex("zz").unwrap_err().contains("not hex"));
+        // Found by the parser fuzzer: a multi-byte character used to panic on slicing.
+        assert!(parse_hex("7cࠀd7e").unwrap_err().contains("not hex"));
+        assert!(parse_hex("é0").unwrap_err().contains("not hex"));
         assert!(Datum::Bytes(vec![1]).encode(2, &NoFds).is_err());
     }
 
