@@ -146,7 +146,7 @@ impl fmt::Display for MapType {
 pub struct MapFlags(pub u32);
 
 macro_rules! bit_table {
-    ($ty:ident, $inner:ty, $table:ident, $what:literal, $($konst:ident = $value:expr, $name:literal;)*) => {
+    ($ty:ident, $table:ident, $what:literal, $($konst:ident = $value:expr, $name:literal;)*) => {
         impl $ty {
             $(pub const $konst: $ty = $ty($value);)*
         }
@@ -157,7 +157,7 @@ macro_rules! bit_table {
     };
 }
 
-bit_table! { MapFlags, u32, MAP_FLAGS, "map flag",
+bit_table! { MapFlags, MAP_FLAGS, "map flag",
     NO_PREALLOC = 1 << 0, "no_prealloc";
     NO_COMMON_LRU = 1 << 1, "no_common_lru";
     NUMA_NODE = 1 << 2, "numa_node";
@@ -184,11 +184,20 @@ bit_table! { MapFlags, u32, MAP_FLAGS, "map flag",
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct ElemFlags(pub u64);
 
-bit_table! { ElemFlags, u64, ELEM_FLAGS, "element flag",
+bit_table! { ElemFlags, ELEM_FLAGS, "element flag",
     ANY = 0, "any";
     NOEXIST = 1, "noexist";
     EXIST = 2, "exist";
     LOCK = 4, "lock";
+}
+
+/// Flags of the bpf_ringbuf_output() helper: `BPF_RB_NO_WAKEUP`, `BPF_RB_FORCE_WAKEUP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct RingbufFlags(pub u64);
+
+bit_table! { RingbufFlags, RINGBUF_FLAGS, "ring buffer flag",
+    NO_WAKEUP = 1, "no_wakeup";
+    FORCE_WAKEUP = 2, "force_wakeup";
 }
 
 impl ElemFlags {
@@ -402,6 +411,8 @@ mod tests {
             assert_eq!(ours.0, theirs as u64, "{ours:?}");
         }
         assert_eq!(ElemFlags(6).names(), "exist|lock");
+        assert_eq!(RingbufFlags::NO_WAKEUP.0, g::BPF_RB_NO_WAKEUP as u64);
+        assert_eq!(RingbufFlags::FORCE_WAKEUP.0, g::BPF_RB_FORCE_WAKEUP as u64);
         assert_eq!(ElemFlags(0).names(), "any");
     }
 

@@ -6,7 +6,7 @@
 //! locations kept for exactly that.
 use super::data::{Datum, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
-use super::names::{ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES};
+use super::names::{ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -176,12 +176,6 @@ struct RawStep {
 const STEP_KINDS: &str = "create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, \
 peek, dump, close, freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch, prog, traffic, \
 pin, get_pinned, get_by_id";
-
-/// Flags of bpf_ringbuf_output(): BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP.
-const RINGBUF_FLAGS: super::names::Table = super::names::Table {
-    what: "ring buffer flag",
-    entries: &[("no_wakeup", 1), ("force_wakeup", 2)],
-};
 
 /// The arguments a step kind requires and those it allows (`map` always; `op` for `prog`).
 fn arg_rules(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
@@ -890,6 +884,20 @@ steps:
             }
         ));
         assert!(matches!(case.steps[6].op, Op::LookupBatch { batch: 2, .. }));
+    }
+
+    /// `check` accepts every map type the newest kernels know (35, INSN_ARRAY and RHASH
+    /// included), with the kernel's number for each.
+    #[test]
+    fn every_uapi_map_type_is_accepted() {
+        assert_eq!(MAP_TYPES.entries.len(), 35);
+        for (name, value) in MAP_TYPES.entries {
+            let text = format!(
+                "about: x\nsource: y\nmaps:\n  m: {{type: {name}, key_size: 4, value_size: 4, max_entries: 1}}\nsteps: []\n"
+            );
+            let case = parse_case(Path::new("t.yaml"), "t", &text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(case.maps[0].map_type, MapType(*value as u32), "{name}");
+        }
     }
 
     #[test]
