@@ -3,6 +3,7 @@ pub mod data;
 pub mod model;
 pub mod names;
 pub mod parse;
+mod steps;
 
 pub use data::Datum;
 pub use model::{Case, Expect, MapDef, Op, ProgCall, Step};

@@ -203,8 +203,6 @@ pub enum ProgCall {
 }
 
 impl ProgCall {
-    pub const NAMES: &'static str = "lookup, update, delete, push, pop, peek, ringbuf_output, for_each, lookup_percpu";
-
     fn describe(&self) -> String {
         let flags = |f: &u64| match f {
             0 => String::new(),
