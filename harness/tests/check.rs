@@ -204,8 +204,8 @@ mod fuzz {
     fn map_decl() -> impl Strategy<Value = String> {
         (
             prop::sample::select(TYPES),
-            prop_oneof![0u64..9, Just(4294967296u64)],
-            prop_oneof![0u64..17, Just(65536u64)],
+            prop_oneof![0u64..9, Just(4294967295u64), Just(4294967296u64)],
+            prop_oneof![0u64..17, Just(65536u64), Just(4294967295u64)],
             0u64..5,
             prop::option::of(prop::sample::select(
                 &["no_prealloc", "[rdonly, zero_seed]", "lock"][..],
@@ -230,6 +230,7 @@ mod fuzz {
                     "path: ../p",
                     "path: /sys/fs/bpf/x",
                     "batch: 2",
+                    "batch: 4294967295",
                     "op: lookup",
                     "op: pop",
                     "packets: 1",

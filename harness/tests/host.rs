@@ -62,7 +62,8 @@ fn every_expectation_holds_on_this_kernel_and_runs_are_deterministic() {
 /// Case files that used to crash the harness (issue "no case can crash the harness"): each
 /// gives a recorded result, and the case after it still runs. Before the bounded bpf(2)
 /// layer, `1-pinned-value-overrun` made the kernel write a 64 KiB value into a 4-byte
-/// buffer and the process aborted (`free(): invalid pointer`).
+/// buffer and the process aborted (`free(): invalid pointer`); `2-huge-batch` aborted
+/// allocating 16 GiB for a batch of 4294967295 keys.
 #[test]
 fn hazard_fixtures_give_recorded_results_and_the_next_case_runs() {
     require_bpf();
@@ -95,7 +96,17 @@ fn hazard_fixtures_give_recorded_results_and_the_next_case_runs() {
             later.result
         );
     }
-    let next = case("2-next-case-runs");
+    // A batch the harness cannot allocate is a harness error of that step, not an abort.
+    let huge = case("2-huge-batch");
+    assert!(
+        matches!(&huge.steps[2].result, Outcome::NotRun(why) if why.contains("more than the 64 MiB")),
+        "{}",
+        report::case_text(huge)
+    );
+    assert!(huge.harness_error.is_some());
+    assert_eq!(huge.steps[3].violation, None, "the case goes on after it");
+
+    let next = case("9-next-case-runs");
     assert!(next.passed(), "{}", report::case_text(next));
 }
 

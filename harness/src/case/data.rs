@@ -76,14 +76,33 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
 
 pub use crate::outcome::to_hex;
 
+/// The largest key or value the harness encodes or allocates: 64 MiB, far above what any
+/// kernel accepts (values up to KMALLOC_MAX_SIZE, 4 MiB on x86-64; per-CPU 32 KiB), so no
+/// behaviour a case could test is cut off, and a declared `key_size: 4294967295` cannot make
+/// `check` or a run allocate gigabytes and abort.
+pub const MAX_DATA_BYTES: usize = 64 << 20;
+
+/// `Err` for a size the harness does not encode or allocate (see [`MAX_DATA_BYTES`]).
+pub fn within_limit(what: &str, bytes: usize) -> Result<(), String> {
+    if bytes > MAX_DATA_BYTES {
+        Err(format!(
+            "{what} of {bytes} bytes is more than the {} MiB the harness encodes",
+            MAX_DATA_BYTES >> 20
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Little- or big-endian bytes of `value` at `width`, or why it does not fit.
 fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, String> {
-    let bits = 8 * width as u32;
+    within_limit("data", width)?;
     let fits = if width == 0 {
         value == 0
     } else if width >= 16 {
         true
     } else {
+        let bits = 8 * width as u32;
         let max = (1i128 << bits) - 1;
         let min = -(1i128 << (bits - 1));
         (min..=max).contains(&value)
@@ -144,6 +163,7 @@ impl Datum {
 
     /// Encode at exactly `size` bytes. Per-CPU data is refused here: see [`Datum::encode_percpu`].
     pub fn encode(&self, size: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
+        within_limit("data", size)?;
         match self {
             Datum::Int(v) => int_bytes(*v, size, false),
             Datum::Bytes(b) => {
@@ -200,6 +220,7 @@ impl Datum {
     /// rounded up to 8 bytes. A plain datum is written to every CPU's slot.
     pub fn encode_percpu(&self, value_size: usize, ncpus: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         let slot = value_size.div_ceil(8) * 8;
+        within_limit("a per-CPU value", slot.saturating_mul(ncpus))?;
         let slots: Vec<&Datum> = match self {
             Datum::PerCpu(values) if values.len() == ncpus => values.iter().collect(),
             Datum::PerCpu(values) => {
@@ -394,6 +415,12 @@ mod tests {
             Datum::Int(256).encode(1, &NoFds).unwrap_err(),
             "256 does not fit in 1 bytes"
         );
+        // A declared size of 4 GiB is refused, not allocated (it used to overflow or abort).
+        assert_eq!(
+            Datum::Int(1).encode(u32::MAX as usize, &NoFds).unwrap_err(),
+            "data of 4294967295 bytes is more than the 64 MiB the harness encodes"
+        );
+        assert!(Datum::Int(1).encode_percpu(u32::MAX as usize, 2, &NoFds).is_err());
         // key_size 0 (queues, stacks): only 0 fits, and it is no bytes at all.
         assert_eq!(Datum::Int(0).encode(0, &NoFds).unwrap(), Vec::<u8>::new());
         assert_eq!(

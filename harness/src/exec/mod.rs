@@ -6,7 +6,7 @@
 mod expect;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
-use crate::case::data::{FdResolver, MapName};
+use crate::case::data::{within_limit, FdResolver, MapName};
 use crate::case::{Case, Datum, MapDef, Op, ProgCall};
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
@@ -333,6 +333,14 @@ impl Runner<'_> {
         let Ok(handle) = handle.try_clone() else {
             return self.harness_failure("cannot duplicate a map fd".into());
         };
+        // Values are encoded and rendered from the declaration, buffers sized from the
+        // kernel's info: the two agree (created from it, or checked by `adopt`). Should a
+        // kernel ever report another layout, that is a harness error, not a bad slice.
+        let (def, info) = (self.def(map), *handle.info());
+        if (info.map_type, info.key_size, info.value_size) != (def.map_type, def.key_size, def.value_size) {
+            let why = format!("map {} is {info} for the kernel, declared {}", def.name, def.layout());
+            return self.harness_failure(why);
+        }
         match self.execute_on(op, &handle) {
             Ok(outcome) => outcome,
             Err(why) => self.harness_failure(why),
@@ -625,9 +633,13 @@ impl Runner<'_> {
         let token_len = ks.max(8);
         let mut entries = Vec::new();
         let mut in_batch: Option<Vec<u8>> = None;
+        // `batch` comes from the case (or max_entries): never allocate what cannot be.
+        let (keys_len, values_len) = (ks.saturating_mul(batch as usize), vs.saturating_mul(batch as usize));
+        within_limit(&format!("a batch of {batch} keys"), keys_len)?;
+        within_limit(&format!("a batch of {batch} values"), values_len)?;
         for _ in 0..Self::iteration_limit(def) {
-            let mut keys = vec![0u8; ks * batch as usize];
-            let mut values = vec![0u8; vs * batch as usize];
+            let mut keys = vec![0u8; keys_len];
+            let mut values = vec![0u8; values_len];
             let mut out = vec![0u8; token_len];
             let io = LookupBatch {
                 in_batch: in_batch.as_deref(),
