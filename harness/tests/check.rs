@@ -395,7 +395,7 @@ mod fuzz {
         let texts = library_texts();
         let strategy = (prop::sample::select(texts), prop::collection::vec(mutation(), 1..4));
         let mut runner = TestRunner::new(Config {
-            cases: 1500,
+            cases: 1000,
             failure_persistence: None,
             ..Config::default()
         });
@@ -407,7 +407,7 @@ mod fuzz {
     #[test]
     fn generated_cases_never_panic_and_errors_are_located() {
         let mut runner = TestRunner::new(Config {
-            cases: 1500,
+            cases: 1000,
             failure_persistence: None,
             ..Config::default()
         });

@@ -206,16 +206,41 @@ fn status(r: io::Result<()>) -> Outcome {
     }
 }
 
-/// A bounded call's failure: the kernel's errno is a result; a buffer the bounded layer
-/// refused is a harness problem (`Err`), recorded as such — never a memory overrun.
-fn refused(e: CallError) -> Result<Outcome, String> {
-    match e {
-        CallError::Kernel(errno) => Ok(Outcome::Errno(errno)),
-        buffer @ CallError::Buffer { .. } => Err(buffer.to_string()),
+/// Why the harness could not run a step — never a kernel behaviour. Recorded as the step's
+/// `{not_run: …}` and the case's `harness_error`.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A key or value that cannot be encoded for its map (or is too large to allocate).
+    #[error("{0}")]
+    Data(String),
+    /// A buffer the bounded bpf(2) layer refused before the syscall.
+    #[error(transparent)]
+    Buffer(CallError),
+    /// The program layer failed, not with the kernel's answer.
+    #[error("{0}")]
+    Program(String),
+    /// What a step needs is missing: bpffs, an fd, a map's info, a consistent map.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Encoding errors of keys and values are plain messages from [`crate::case::data`].
+impl From<String> for HarnessError {
+    fn from(why: String) -> Self {
+        HarnessError::Data(why)
     }
 }
 
-fn called(r: Result<(), CallError>) -> Result<Outcome, String> {
+/// A bounded call's failure: the kernel's errno is a result; a buffer the bounded layer
+/// refused is a harness problem (`Err`), recorded as such — never a memory overrun.
+fn refused(e: CallError) -> Result<Outcome, HarnessError> {
+    match e {
+        CallError::Kernel(errno) => Ok(Outcome::Errno(errno)),
+        buffer @ CallError::Buffer { .. } => Err(HarnessError::Buffer(buffer)),
+    }
+}
+
+fn called(r: Result<(), CallError>) -> Result<Outcome, HarnessError> {
     match r {
         Ok(()) => Ok(Outcome::Ok),
         Err(e) => refused(e),
@@ -270,7 +295,8 @@ impl Runner<'_> {
         Shown::from_bytes(bytes)
     }
 
-    fn harness_failure(&mut self, why: String) -> Outcome {
+    fn harness_failure(&mut self, why: HarnessError) -> Outcome {
+        let why = why.to_string();
         self.harness_error.get_or_insert_with(|| why.clone());
         Outcome::NotRun(why)
     }
@@ -278,7 +304,7 @@ impl Runner<'_> {
     fn create(&mut self, map: usize) -> Outcome {
         let def = self.def(map).clone();
         if self.maps.handles[map].is_some() {
-            return self.harness_failure(format!("map {} is created twice", def.name));
+            return self.harness_failure(HarnessError::Setup(format!("map {} is created twice", def.name)));
         }
         let inner_fd = match def.inner {
             Some(i) => match &self.maps.handles[i] {
@@ -308,7 +334,10 @@ impl Runner<'_> {
                     self.maps.handles[map] = Some(handle);
                     Outcome::Ok
                 }
-                Err(e) => self.harness_failure(format!("BPF_OBJ_GET_INFO_BY_FD on new map {}: {e}", def.name)),
+                Err(e) => self.harness_failure(HarnessError::Setup(format!(
+                    "BPF_OBJ_GET_INFO_BY_FD on new map {}: {e}",
+                    def.name
+                ))),
             },
             Err(e) => {
                 let outcome = errno_of(&e);
@@ -331,7 +360,7 @@ impl Runner<'_> {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
         let Ok(handle) = handle.try_clone() else {
-            return self.harness_failure("cannot duplicate a map fd".into());
+            return self.harness_failure(HarnessError::Setup("cannot duplicate a map fd".into()));
         };
         // Values are encoded and rendered from the declaration, buffers sized from the
         // kernel's info: the two agree (created from it, or checked by `adopt`). Should a
@@ -339,7 +368,7 @@ impl Runner<'_> {
         let (def, info) = (self.def(map), *handle.info());
         if (info.map_type, info.key_size, info.value_size) != (def.map_type, def.key_size, def.value_size) {
             let why = format!("map {} is {info} for the kernel, declared {}", def.name, def.layout());
-            return self.harness_failure(why);
+            return self.harness_failure(HarnessError::Setup(why));
         }
         match self.execute_on(op, &handle) {
             Ok(outcome) => outcome,
@@ -349,7 +378,7 @@ impl Runner<'_> {
 
     /// One step on an existing map. `Err` is a harness problem (a value that cannot be
     /// encoded, a buffer the bounded layer refused), never a kernel answer.
-    fn execute_on(&mut self, op: &Op, h: &MapHandle) -> Result<Outcome, String> {
+    fn execute_on(&mut self, op: &Op, h: &MapHandle) -> Result<Outcome, HarnessError> {
         let def = self.def(op.map()).clone();
         let fd = h.fd();
         // Output buffers are sized from the map's real attributes (which, after
@@ -462,16 +491,17 @@ impl Runner<'_> {
     /// A relative pin path is below the case's own folder on bpffs (mounted if needed);
     /// an absolute one is used as written (to pin outside bpffs, say). Validation refuses
     /// relative paths with `..`, so a relative pin never leaves the case's folder.
-    fn pin_path(&mut self, path: &str) -> Result<PathBuf, String> {
+    fn pin_path(&mut self, path: &str) -> Result<PathBuf, HarnessError> {
         if path.starts_with('/') {
             return Ok(PathBuf::from(path));
         }
         if self.pin_dir.is_none() {
-            let bpffs = prog::ensure_bpffs().map_err(|e| format!("no bpffs for pins: {e}"))?;
+            let bpffs = prog::ensure_bpffs().map_err(|e| HarnessError::Setup(format!("no bpffs for pins: {e}")))?;
             let dir = bpffs
                 .join(format!("mapconform-{}", std::process::id()))
                 .join(self.case.id.replace('/', "__"));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| HarnessError::Setup(format!("creating {}: {e}", dir.display())))?;
             self.pin_dir = Some(dir);
         }
         Ok(self.pin_dir.as_ref().expect("set above").join(path))
@@ -521,14 +551,16 @@ impl Runner<'_> {
         match sys::map_fd_by_id(id) {
             Ok(fd) => match MapHandle::open(fd) {
                 Ok(handle) => self.adopt(map, handle, "get_by_id", false),
-                Err(e) => self.harness_failure(format!("BPF_OBJ_GET_INFO_BY_FD on map id {id}: {e}")),
+                Err(e) => self.harness_failure(HarnessError::Setup(format!(
+                    "BPF_OBJ_GET_INFO_BY_FD on map id {id}: {e}"
+                ))),
             },
             Err(e) => errno_of(&e),
         }
     }
 
     /// One helper call by an XDP program bound to the map, through BPF_PROG_TEST_RUN.
-    fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, String> {
+    fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, HarnessError> {
         let size = def.value_size as usize;
         let key = |k: &Datum| self.encode_key(def, k);
         let value = |v: &Datum| v.encode(size, &self.maps);
@@ -592,7 +624,7 @@ impl Runner<'_> {
     }
 
     /// get_next_key from NULL, then from each key, looking up every key found.
-    fn dump(&self, def: &MapDef, h: &MapHandle) -> Result<Outcome, String> {
+    fn dump(&self, def: &MapDef, h: &MapHandle) -> Result<Outcome, HarnessError> {
         let ks = def.key_size as usize;
         let mut entries = Vec::new();
         let mut prev: Option<Vec<u8>> = None;
@@ -626,7 +658,7 @@ impl Runner<'_> {
         )))
     }
 
-    fn lookup_batch(&self, def: &MapDef, h: &MapHandle, batch: u32, and_delete: bool) -> Result<Outcome, String> {
+    fn lookup_batch(&self, def: &MapDef, h: &MapHandle, batch: u32, and_delete: bool) -> Result<Outcome, HarnessError> {
         let ks = h.key_len();
         let vs = h.value_len();
         // Batch tokens are a u32 bucket for hash maps and a key for arrays: room for either.
@@ -702,13 +734,13 @@ fn map_ref<'a>(def: &MapDef, fd: BorrowedFd<'a>) -> MapRef<'a> {
 }
 
 /// A kernel's refusal is a result; anything else the program layer says is a harness error.
-fn prog_error(e: ProgError) -> Result<Outcome, String> {
+fn prog_error(e: ProgError) -> Result<Outcome, HarnessError> {
     match e {
         ProgError::Load { errno, reason } => Ok(Outcome::LoadFailed(LoadFailure {
             errno: errno.map_or_else(|| "none".to_string(), |e| Errno(e).to_string()),
             reason,
         })),
         ProgError::Run { errno } => Ok(Outcome::RunFailed(Errno(errno))),
-        ProgError::Other(why) => Err(why),
+        ProgError::Other(why) => Err(HarnessError::Program(why)),
     }
 }
