@@ -507,10 +507,11 @@ impl Runner<'_> {
         Ok(self.pin_dir.as_ref().expect("set above").join(path))
     }
 
-    /// A map got from outside the case's own fds (a pin, an id) becomes the map's fd only
-    /// if the kernel says it is laid out as the case declares it (type, key size, value
-    /// size): every buffer and every rendering of the map follows the declaration. Else the
-    /// step's result is the mismatch, and the map has no fd.
+    /// A map got from outside the case's own fds (a pin, an id) is compared with the
+    /// declaration (type, key size, value size, as the kernel reports them): every buffer
+    /// and every rendering of the map follows the declaration. If they agree and `keep`,
+    /// the fd becomes the map's fd; if not, the step's result is the mismatch and (`keep`)
+    /// the map has no fd.
     fn adopt(&mut self, map: usize, handle: MapHandle, how: &str, keep: bool) -> Outcome {
         let def = self.def(map);
         let info = *handle.info();
@@ -521,8 +522,12 @@ impl Runner<'_> {
                 def.name,
                 def.layout()
             );
-            self.maps.missing[map] = format!("map {} has no fd: {why}", def.name);
-            self.maps.handles[map] = None;
+            if keep {
+                // The fd got is not used; like any get_pinned, the step replaces (closes)
+                // the fd the map had.
+                self.maps.missing[map] = format!("map {} has no fd: {why}", def.name);
+                self.maps.handles[map] = None;
+            }
             return Outcome::Mismatch(why);
         }
         if keep {
