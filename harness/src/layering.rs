@@ -39,7 +39,8 @@ fn uapi_outcome_and_case_import_only_what_is_below_them() {
             include_str!("case/names.rs"),
             include_str!("case/parse.rs"),
             include_str!("case/steps.rs"),
+            include_str!("case/render.rs"),
         ],
-        &["uapi", "outcome"],
+        &["uapi", "outcome", "case"],
     );
 }

@@ -83,10 +83,11 @@ fn the_committed_coverage_table_is_up_to_date() {
 /// Fuzzing the case parser (stable Rust, a bounded number of inputs so it stays fast):
 /// mutations of the real case files and generated case texts. For every input: no panic;
 /// every error names the file, a line and a column (1-based); every accepted case is
-/// accepted again by `check`'s path (a file in a folder through `load_library`) and gives
-/// the same maps and steps.
+/// accepted again by `check`'s path (a file in a folder through `load_library`) with the
+/// same maps and steps, and round-trips: written back as a case file
+/// (`case::render::to_yaml`) it parses to the same case.
 mod fuzz {
-    use mapconform::case::{load_library, parse_case};
+    use mapconform::case::{load_library, parse_case, render};
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     use std::path::Path;
@@ -376,6 +377,17 @@ mod fuzz {
                 prop_assert_eq!(format!("{:?}", again.maps), format!("{:?}", case.maps));
                 prop_assert_eq!(format!("{:?}", again.steps), format!("{:?}", case.steps));
                 prop_assert_eq!(&again.id, &case.id);
+                // Written back as a case file, it parses to the same case.
+                let rendered = render::to_yaml(&case);
+                let back = parse_case(file, "fuzz", &rendered);
+                prop_assert!(back.is_ok(), "rendered case rejected: {:?}\n{}", back.err(), rendered);
+                let back = back.unwrap();
+                let ops = |c: &mapconform::case::Case| {
+                    format!("{:?}", c.steps.iter().map(|s| (&s.op, &s.expect)).collect::<Vec<_>>())
+                };
+                prop_assert_eq!(format!("{:?}", back.maps), format!("{:?}", case.maps));
+                prop_assert_eq!(ops(&back), ops(&case), "{}", rendered);
+                prop_assert_eq!((&back.about, &back.source), (&case.about, &case.source));
             }
         }
         Ok(())

@@ -3,6 +3,7 @@ pub mod data;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod render;
 mod steps;
 
 pub use data::Datum;
