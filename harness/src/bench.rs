@@ -16,7 +16,8 @@ pub struct OpsBench {
     pub kernel_release: String,
     /// Update + lookup pairs in each loop.
     pub iterations: usize,
-    /// Bare `sys::map_update` + `sys::map_lookup` on one hash map, per call.
+    /// Bare `MapHandle::update` + `lookup` (the syscall and its buffer-size checks) on one
+    /// hash map, per call.
     pub bare_us_per_call: f64,
     /// The same calls as case steps through the executor (result rendering included), per step.
     pub executor_us_per_step: f64,
@@ -43,15 +44,17 @@ pub fn ops(iterations: usize) -> anyhow::Result<OpsBench> {
         max_entries: iterations as u32,
         ..Default::default()
     })?;
+    // The bounded layer's calls: the syscall plus two length comparisons.
+    let map = sys::MapHandle::open(fd)?;
+    let any = crate::uapi::ElemFlags::default();
     let t0 = Instant::now();
     let mut value = [0u8; 8];
     for i in 0..iterations as u32 {
-        let fd = std::os::fd::AsFd::as_fd(&fd);
-        sys::map_update(fd, Some(&i.to_le_bytes()), &u64::from(i).to_le_bytes(), 0)?;
-        sys::map_lookup(fd, Some(&i.to_le_bytes()), &mut value, 0)?;
+        map.update(Some(&i.to_le_bytes()), &u64::from(i).to_le_bytes(), any)?;
+        map.lookup(Some(&i.to_le_bytes()), &mut value, any)?;
     }
     let bare = per(t0.elapsed(), 2 * iterations);
-    drop(fd);
+    drop(map);
 
     // Executor: the same pairs as the steps of one case (creation and parsing excluded).
     let mut yaml = format!(

@@ -101,10 +101,12 @@ enum Command {
         #[arg(long)]
         require_all: bool,
     },
-    /// Print the coverage table: cases per map type and operation (Markdown).
+    /// Print the coverage table: cases per map type and operation (Markdown or JSON).
     Coverage {
         #[arg(long)]
         cases: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Markdown)]
+        format: CoverageFormat,
     },
     /// The kernel matrix and the kernel cache.
     Kernels {
@@ -168,6 +170,12 @@ enum KernelsCommand {
     },
     /// Show the cached kernels.
     List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CoverageFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -400,10 +408,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             })?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Coverage { cases } => {
+        Command::Coverage { cases, format } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
             print_broken(&lib);
-            print!("{}", mapconform::coverage::markdown(&lib.cases));
+            match format {
+                CoverageFormat::Markdown => print!("{}", mapconform::coverage::markdown(&lib.cases)),
+                CoverageFormat::Json => print!("{}", mapconform::coverage::json(&lib.cases)),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Kernels {

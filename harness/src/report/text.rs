@@ -249,7 +249,7 @@ mod tests {
             possible_cpus: 2,
             cases: vec![
                 case("array/same", Outcome::Ok),
-                case("hash/freeze", Outcome::Errno(second.into())),
+                case("hash/freeze", Outcome::Errno(second.parse().expect("an errno name"))),
             ],
         };
         let run = KernelRun {
