@@ -56,7 +56,7 @@ enum Command {
         /// kvm or tcg (default: use KVM only where it really works).
         #[arg(long)]
         accel: Option<vm::Accel>,
-        /// Boots at once (default: host CPUs / 2 guest vCPUs).
+        /// Boots at once (default: one per host CPU, bounded by memory).
         #[arg(long)]
         jobs: Option<usize>,
         /// Seconds before a VM is killed.
@@ -445,7 +445,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 cpus: vm::DEFAULT_CPUS,
                 memory_mb: vm::DEFAULT_MEMORY_MB,
                 deadline: Duration::from_secs(deadline),
-                jobs: jobs.unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
+                jobs: jobs.unwrap_or_else(vm::default_jobs),
                 rwdir: std::path::absolute(rwdir)?,
                 command,
             })?;

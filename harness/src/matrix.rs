@@ -130,7 +130,7 @@ impl Options {
             deadline: env("MAPCONFORM_DEADLINE").map(Duration::from_secs),
             jobs: env("MAPCONFORM_JOBS")
                 .map(|j| j as usize)
-                .unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
+                .unwrap_or_else(vm::default_jobs),
         })
     }
 }
