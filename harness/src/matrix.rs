@@ -11,8 +11,10 @@ use crate::vm::events::emit;
 use crate::vm::{self, events::VmEvent, Accel, BootRequest};
 use anyhow::Context as _;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Is trial `name` (`6.12::hash/update-flags`) selected by libtest's rules: it contains the
@@ -331,6 +333,69 @@ pub fn run_many(
         let (id, kernel, cases) = runnable[i];
         done(id, run_one(id, kernel, cases, accel, opts, events));
     });
+}
+
+/// One kernel's result, shared by everything that waits for it.
+pub type Shared = Arc<Result<KernelRun, String>>;
+
+/// A matrix run under way: the kernels boot in a background thread ([`run_many`]), progress
+/// goes to the events channel, and each kernel's result can be awaited by id as soon as that
+/// kernel is done — the CLI waits for all of them, a test trial for its own kernel only.
+pub struct Runs {
+    order: Vec<String>,
+    slots: HashMap<String, Arc<Slot>>,
+    booter: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    result: Mutex<Option<Shared>>,
+    ready: Condvar,
+}
+
+impl Runs {
+    /// Starts booting `targets`; `events` (if any) gets every progress event, and is
+    /// dropped when the last kernel is done.
+    pub fn start(targets: Vec<Target>, opts: Options, events: Option<Sender<VmEvent>>) -> Runs {
+        let order: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+        let slots: HashMap<String, Arc<Slot>> = order.iter().map(|id| (id.clone(), Arc::default())).collect();
+        let filler = slots.clone();
+        let booter = std::thread::spawn(move || {
+            run_many(&targets, &opts, events.as_ref(), |id, result| {
+                let slot = &filler[id];
+                *slot.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(result));
+                slot.ready.notify_all();
+            });
+        });
+        Runs {
+            order,
+            slots,
+            booter: Mutex::new(Some(booter)),
+        }
+    }
+
+    /// Blocks until kernel `id` is done. `None` for a kernel that is not part of this run.
+    pub fn wait(&self, id: &str) -> Option<Shared> {
+        let slot = self.slots.get(id)?;
+        let mut guard = slot.result.lock().unwrap_or_else(|e| e.into_inner());
+        while guard.is_none() {
+            guard = slot.ready.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+        guard.clone()
+    }
+
+    /// Waits for every kernel; results in target order.
+    pub fn finish(self) -> Vec<(String, Shared)> {
+        let results = self
+            .order
+            .iter()
+            .map(|id| (id.clone(), self.wait(id).expect("every target has a slot")))
+            .collect();
+        if let Some(booter) = self.booter.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = booter.join();
+        }
+        results
+    }
 }
 
 #[cfg(test)]

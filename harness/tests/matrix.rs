@@ -7,11 +7,10 @@
 //! A kernel none of whose trials are selected is not booted; `--list` boots nothing.
 use libtest_mimic::{Arguments, Failed, Trial};
 use mapconform::case::{load_library, Case};
-use mapconform::matrix::{self, KernelRun};
+use mapconform::matrix::{self, Runs};
 use mapconform::{report, snapshot};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, OnceLock};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -22,23 +21,6 @@ fn selected(args: &Arguments, name: &str) -> bool {
     matrix::selected(name, args.filter.as_deref(), &args.skip, args.exact)
 }
 
-/// A kernel's run, filled in by a boot thread, awaited by that kernel's trials.
-#[derive(Default)]
-struct Slot {
-    result: Mutex<Option<Result<KernelRun, String>>>,
-    ready: Condvar,
-}
-
-impl Slot {
-    fn wait(&self) -> std::sync::MutexGuard<'_, Option<Result<KernelRun, String>>> {
-        let mut guard = self.result.lock().unwrap();
-        while guard.is_none() {
-            guard = self.ready.wait(guard).unwrap();
-        }
-        guard
-    }
-}
-
 fn main() {
     let args = Arguments::from_args();
     let root = repo();
@@ -47,19 +29,21 @@ fn main() {
     let library = load_library(&cases_dir).expect("reading cases/");
     let targets = matrix::targets().expect("reading kernels/matrix.yaml and the kernel cache");
 
+    // Trials wait on the run, which starts once the trials are known (it needs the selection).
+    let runs: Arc<OnceLock<Runs>> = Arc::new(OnceLock::new());
     let mut trials = Vec::new();
-    let mut slots: HashMap<String, Arc<Slot>> = HashMap::new();
     let mut to_boot = Vec::new();
     for target in &targets {
-        let slot = Arc::new(Slot::default());
         let mut chosen = Vec::new();
         for case in &library.cases {
             let name = format!("{}::{}", target.id, case.id);
             if selected(&args, &name) {
                 chosen.push(case.id.clone());
             }
-            let (slot, case, id, snapshots) = (slot.clone(), case.clone(), target.id.clone(), snapshots.clone());
-            trials.push(Trial::test(name, move || check_case(&slot, &id, &case, &snapshots)));
+            let (runs, case, id, snapshots) = (runs.clone(), case.clone(), target.id.clone(), snapshots.clone());
+            trials.push(Trial::test(name, move || {
+                check_case(wait(&runs, &id), &id, &case, &snapshots)
+            }));
         }
         // A broken case file fails its own trials, on every kernel, with its located errors.
         for (case_id, errors) in &library.broken {
@@ -76,39 +60,33 @@ fn main() {
                 ..target.clone()
             });
         }
-        slots.insert(target.id.clone(), slot);
     }
 
     // Boots run beside the trials; each trial waits for its kernel only. Progress (which
     // accelerator, each boot and its time) goes to stderr.
-    let booter = {
-        let slots = slots.clone();
-        let opts = matrix::Options::new(PathBuf::from(env!("CARGO_BIN_EXE_mapconform")), cases_dir.clone())
-            .expect("preparing the guest's root");
-        std::thread::spawn(move || {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let printer = std::thread::spawn(move || mapconform::vm::events::print_events(rx));
-            matrix::run_many(&to_boot, &opts, Some(&tx), |id, result| {
-                let slot = &slots[id];
-                *slot.result.lock().unwrap() = Some(result);
-                slot.ready.notify_all();
-            });
-            drop(tx);
-            let _ = printer.join();
-        })
-    };
-
+    let opts = matrix::Options::new(PathBuf::from(env!("CARGO_BIN_EXE_mapconform")), cases_dir.clone())
+        .expect("preparing the guest's root");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let printer = std::thread::spawn(move || mapconform::vm::events::print_events(rx));
+    let _ = runs.set(Runs::start(to_boot, opts, Some(tx)));
     let conclusion = libtest_mimic::run(&args, trials);
-    let _ = booter.join();
+    if let Some(runs) = Arc::into_inner(runs).and_then(OnceLock::into_inner) {
+        runs.finish();
+    }
+    let _ = printer.join();
     conclusion.exit();
 }
 
-fn check_case(slot: &Slot, kernel: &str, case: &Case, snapshots: &Path) -> Result<(), Failed> {
-    // Copy what this trial needs and let go of the lock before asserting: a failed
-    // assertion panics, and must not poison the slot for the kernel's other trials.
+fn wait(runs: &OnceLock<Runs>, kernel: &str) -> Option<matrix::Shared> {
+    runs.get()?.wait(kernel)
+}
+
+fn check_case(run: Option<matrix::Shared>, kernel: &str, case: &Case, snapshots: &Path) -> Result<(), Failed> {
+    let Some(run) = run else {
+        return Err(format!("kernel {kernel} was not booted").into());
+    };
     let (result, header) = {
-        let guard = slot.wait();
-        let run = match guard.as_ref().expect("wait returns a filled slot") {
+        let run = match run.as_ref() {
             Ok(run) => run,
             Err(why) => return Err(format!("kernel {kernel} did not run the cases:\n{why}").into()),
         };
