@@ -39,6 +39,49 @@ pub fn read_body(snapshots: &Path, kernel: &str, case: &str) -> Option<String> {
     body(&text).map(|b| b.trim_end().to_string())
 }
 
+/// How a result compares with a committed snapshot: the one comparison the CLI
+/// (`--compare-to`), the report and the matrix trials all use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comparison {
+    Same,
+    /// A unified diff, snapshot (`-`) to observed (`+`).
+    Differs(String),
+    NoSnapshot,
+}
+
+/// Compares `result` with the snapshot of its case on kernel `baseline` under `snapshots`.
+pub fn compare(snapshots: &Path, baseline: &str, result: &crate::outcome::CaseResult) -> Comparison {
+    compare_body(
+        read_body(snapshots, baseline, &result.case).as_deref(),
+        &result.snapshot_body(),
+        baseline,
+    )
+}
+
+/// Compares an observed body with a snapshot body (`None`: there is no snapshot). Trailing
+/// white space does not count (insta trims it too).
+pub fn compare_body(snapshot: Option<&str>, observed: &str, baseline: &str) -> Comparison {
+    match snapshot {
+        None => Comparison::NoSnapshot,
+        Some(expected) if expected.trim_end() == observed.trim_end() => Comparison::Same,
+        Some(expected) => Comparison::Differs(unified(
+            expected,
+            observed,
+            &format!("snapshots/{baseline}"),
+            "observed",
+        )),
+    }
+}
+
+/// A unified diff of two bodies with a little context.
+pub fn unified(before: &str, after: &str, from: &str, to: &str) -> String {
+    similar::TextDiff::from_lines(&format!("{}\n", before.trim_end()), &format!("{}\n", after.trim_end()))
+        .unified_diff()
+        .context_radius(2)
+        .header(from, to)
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +92,20 @@ mod tests {
         assert_eq!(dir, Path::new("snapshots/6.12/hash"));
         assert_eq!(name, "update-flags");
         assert_eq!(path(Path::new("s"), "5.10", "x"), Path::new("s/5.10/x.snap"));
+    }
+
+    #[test]
+    fn comparison_ignores_trailing_space_and_diffs_the_rest() {
+        let a = "- step: create m\n  result: ok\n";
+        assert_eq!(compare_body(Some(a), &format!("{a}\n\n"), "6.12"), Comparison::Same);
+        assert_eq!(compare_body(None, a, "6.12"), Comparison::NoSnapshot);
+        let Comparison::Differs(diff) = compare_body(Some(a), "- step: create m\n  result: EPERM\n", "6.12") else {
+            panic!("a changed result differs")
+        };
+        assert!(
+            diff.contains("--- snapshots/6.12") && diff.contains("-  result: ok") && diff.contains("+  result: EPERM"),
+            "{diff}"
+        );
     }
 
     #[test]

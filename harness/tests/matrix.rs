@@ -103,10 +103,13 @@ fn check_case(run: Option<matrix::Shared>, kernel: &str, case: &Case, snapshots:
     settings.set_omit_expression(true);
     settings.set_description(case.about.clone());
     settings.set_info(&header);
-    // Both checks always run: a broken invariant and a changed snapshot are reported together.
-    let snapshot = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // insta writes: `.snap.new` beside a differing snapshot, or the snapshot itself under
+    // INSTA_UPDATE=always (never in CI). The verdict is snapshot::compare's, read after that
+    // write — the same comparison `run --compare-to` and the report make.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_snapshot!(name, result.snapshot_body()))
     }));
+    // Both checks always run: a broken invariant and a changed snapshot are reported together.
     let mut problems = Vec::new();
     if !result.passed() {
         problems.push(format!(
@@ -114,16 +117,15 @@ fn check_case(run: Option<matrix::Shared>, kernel: &str, case: &Case, snapshots:
             report::case_text(&result)
         ));
     }
-    if let Err(panic) = snapshot {
-        let why = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        problems.push(format!(
-            "differs from snapshots/{kernel}/{}.snap (see the diff above): {why}",
+    match snapshot::compare(snapshots, kernel, &result) {
+        snapshot::Comparison::Same => {}
+        snapshot::Comparison::NoSnapshot => problems.push(format!(
+            "no snapshot snapshots/{kernel}/{}.snap yet: review the .snap.new insta wrote",
             case.id
-        ));
+        )),
+        snapshot::Comparison::Differs(diff) => {
+            problems.push(format!("differs from snapshots/{kernel}/{}.snap:\n{diff}", case.id))
+        }
     }
     if problems.is_empty() {
         Ok(())

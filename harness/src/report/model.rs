@@ -6,6 +6,7 @@
 use super::explanations::{self, Explanation};
 use super::results::KernelResults;
 use crate::outcome::CaseResult;
+use crate::snapshot::Comparison;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -185,15 +186,12 @@ struct Column {
 
 fn problems_of(result: &CaseResult, snapshot: Option<&str>, baseline: &str, compared: bool) -> Vec<String> {
     let mut problems = Vec::new();
-    let body = result.snapshot_body();
-    match snapshot {
-        _ if !compared => {}
-        None => problems.push(format!("no snapshot in snapshots/{baseline}")),
-        Some(snap) if snap.trim_end() != body.trim_end() => problems.push(format!(
-            "differs from snapshots/{baseline}:\n{}",
-            unified(snap, &body, &format!("snapshots/{baseline}"), "observed")
-        )),
-        Some(_) => {}
+    if compared {
+        match crate::snapshot::compare_body(snapshot, &result.snapshot_body(), baseline) {
+            Comparison::Same => {}
+            Comparison::NoSnapshot => problems.push(format!("no snapshot in snapshots/{baseline}")),
+            Comparison::Differs(diff) => problems.push(format!("differs from snapshots/{baseline}:\n{diff}")),
+        }
     }
     for (_, step) in result.violations() {
         if let Some(v) = &step.violation {
@@ -206,14 +204,7 @@ fn problems_of(result: &CaseResult, snapshot: Option<&str>, baseline: &str, comp
     problems
 }
 
-/// A unified diff of two bodies with a little context.
-pub fn unified(before: &str, after: &str, from: &str, to: &str) -> String {
-    similar::TextDiff::from_lines(&format!("{}\n", before.trim_end()), &format!("{}\n", after.trim_end()))
-        .unified_diff()
-        .context_radius(2)
-        .header(from, to)
-        .to_string()
-}
+pub use crate::snapshot::unified;
 
 impl Report {
     pub fn build(inputs: Inputs) -> Result<Report, ModelError> {

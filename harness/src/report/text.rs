@@ -30,14 +30,7 @@ pub fn case_text(case: &CaseResult) -> String {
     out
 }
 
-/// How a kernel's result for one case compares with a committed snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Comparison {
-    Same,
-    /// A unified diff, snapshot (`-`) to observed (`+`).
-    Differs(String),
-    NoSnapshot,
-}
+pub use crate::snapshot::Comparison;
 
 #[derive(Debug, Clone)]
 pub struct CaseComparison {
@@ -55,26 +48,9 @@ impl CaseComparison {
 pub fn compare(run: &RunReport, snapshots: &std::path::Path, baseline: &str) -> Vec<CaseComparison> {
     run.cases
         .iter()
-        .map(|case| {
-            let observed = case.snapshot_body();
-            let comparison = match crate::snapshot::read_body(snapshots, baseline, &case.case) {
-                None => Comparison::NoSnapshot,
-                Some(expected) if expected.trim_end() == observed.trim_end() => Comparison::Same,
-                Some(expected) => Comparison::Differs(
-                    similar::TextDiff::from_lines(
-                        &format!("{}\n", expected.trim_end()),
-                        &format!("{}\n", observed.trim_end()),
-                    )
-                    .unified_diff()
-                    .context_radius(2)
-                    .header(&format!("snapshots/{baseline}"), "observed")
-                    .to_string(),
-                ),
-            };
-            CaseComparison {
-                case: case.case.clone(),
-                comparison,
-            }
+        .map(|case| CaseComparison {
+            case: case.case.clone(),
+            comparison: crate::snapshot::compare(snapshots, baseline, case),
         })
         .collect()
 }
