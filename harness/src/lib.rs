@@ -8,6 +8,7 @@
 //! virtme-ng), [`matrix`] (every case on every kernel: one boot per kernel).
 pub mod bpf;
 pub mod case;
+pub mod compare;
 pub mod coverage;
 pub mod exec;
 pub mod guest;
@@ -17,4 +18,5 @@ pub mod outcome;
 pub mod prog;
 pub mod report;
 pub mod snapshot;
+pub mod ui;
 pub mod vm;

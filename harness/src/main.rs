@@ -326,6 +326,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 .collect();
             write_machine_outputs(&results, ids, &results_dir, &junit, compare_to.clone())?;
             let human = |text: &str| if json { eprint!("{text}") } else { print!("{text}") };
+            if let Some(baseline) = &compare_to {
+                // Only what differs from the baseline, and an exit status for `git bisect run`.
+                let comparisons = bisect_comparisons(&runs, &snapshots, baseline, &filter, human);
+                let did_not_run = runs.iter().filter(|(_, r)| r.is_err()).count();
+                let status = mapconform::compare::exit_status(&comparisons, did_not_run);
+                return Ok(ExitCode::from(if lib.broken.is_empty() {
+                    status
+                } else {
+                    status.max(1)
+                }));
+            }
             let mut failed = lib.broken.len();
             for (id, run) in &runs {
                 match run {
@@ -337,12 +348,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         if !all && !json {
                             print_run(&run.report, format)?;
                         }
-                        let baseline = compare_to.clone().unwrap_or_else(|| id.clone());
-                        let diffs = report::compare(&run.report, &snapshots, &baseline);
+                        let diffs = report::compare(&run.report, &snapshots, id);
                         failed += run.report.cases.iter().filter(|c| !c.passed()).count();
-                        if compare_to.is_some() || all {
+                        if all {
                             failed += diffs.iter().filter(|d| d.differs()).count();
-                            human(&report::comparison_text(id, &baseline, &diffs));
+                            human(&report::comparison_text(id, id, &diffs));
                         }
                     }
                     Err(why) => {
@@ -431,7 +441,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 (None, Some(file)) => mapconform::guest::read_bundle(&file)?,
                 (None, None) => unreachable!("clap requires one"),
             };
-            let run: RunReport = exec::run_all(&selected(lib, &filter))?;
+            // Progress on stderr, which reaches the host's console pipe (see guest::PROGRESS).
+            let run: RunReport = mapconform::guest::run_with_progress(&selected(lib, &filter), |done, total, case| {
+                eprintln!("{}", mapconform::guest::progress_line(done, total, case))
+            })?;
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
             let tmp = out.with_extension("partial");
@@ -440,6 +453,33 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--compare-to`: each kernel's differences from the baseline's snapshots, printed with
+/// `human`; a kernel that did not run says why.
+fn bisect_comparisons(
+    runs: &[(String, Result<KernelRun, String>)],
+    snapshots: &std::path::Path,
+    baseline: &str,
+    filter: &Option<String>,
+    human: impl Fn(&str),
+) -> Vec<mapconform::compare::Comparison> {
+    let mut out = Vec::new();
+    for (id, run) in runs {
+        match run {
+            Ok(run) => {
+                let mut report = run.report.clone();
+                report
+                    .cases
+                    .retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
+                let comparison = mapconform::compare::compare(id, &report, snapshots, baseline);
+                human(&comparison.render());
+                out.push(comparison);
+            }
+            Err(why) => human(&format!("{id}: did not run:\n{why}\n")),
+        }
+    }
+    out
 }
 
 /// `--kernel` specs: cached matrix ids or paths.
@@ -458,7 +498,10 @@ fn resolve_targets(specs: &[String]) -> Result<Vec<Target>> {
 /// Boot every target (progress on stderr), results in target order.
 fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun, String>)> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let printer = std::thread::spawn(move || vm::events::print_events(rx));
+    let ids: Vec<String> = (targets.iter())
+        .map(|t| t.kernel.as_ref().map_or_else(|_| t.id.clone(), |k| k.id.clone()))
+        .collect();
+    let printer = std::thread::spawn(move || mapconform::ui::show_events(rx, &ids));
     let results = Mutex::new(Vec::new());
     matrix::run_many(targets, opts, Some(&tx), |id, run| {
         results.lock().unwrap().push((id.to_string(), run))

@@ -87,7 +87,7 @@ impl KernelRun {
             kernel: self.id.clone(),
             release: self.report.kernel_release.clone(),
             debian_version: self.version.clone(),
-            accel: format!("{:?}", self.accel).to_lowercase(),
+            accel: self.accel.to_string(),
         }
     }
 }
@@ -210,7 +210,7 @@ fn boot_and_collect(
                 })
                 .map_err(|e| format!("the guest's report on {id} is not valid JSON: {e}")),
             (outcome, _) => Err(format!(
-                "{id}: {outcome:?} after {:.1}s; console excerpt:\n{}",
+                "{id}: {outcome} after {:.1}s; console excerpt:\n{}",
                 boot.wall.as_secs_f64(),
                 boot.excerpt()
             )),
