@@ -43,6 +43,10 @@ enum Command {
         /// Boot every kernel of the matrix and print a cases × kernels summary.
         #[arg(long)]
         matrix: bool,
+        /// With --matrix: this matrix file instead of kernels/matrix.yaml (or
+        /// $MAPCONFORM_MATRIX); its `path:` entries boot local kernels (kernels/README.md).
+        #[arg(long, value_name = "FILE", requires = "matrix")]
+        matrix_file: Option<PathBuf>,
         /// Compare each kernel's results with the committed snapshots of this matrix kernel
         /// (default for matrix kernels: their own snapshots).
         #[arg(long)]
@@ -264,6 +268,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run {
             kernel,
             matrix: all,
+            matrix_file,
             compare_to,
             filter,
             cases,
@@ -283,7 +288,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let lib = load(std::slice::from_ref(&cases_dir))?;
             print_broken(&lib);
             let targets = if all {
-                matrix::targets()?
+                matrix::targets_from(&matrix_file.unwrap_or_else(kernels::Matrix::default_path))?
             } else {
                 resolve_targets(&kernel)?
             };
@@ -350,7 +355,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         }
                         let diffs = report::compare(&run.report, &snapshots, id);
                         failed += run.report.cases.iter().filter(|c| !c.passed()).count();
-                        if all {
+                        if all && diffs.iter().all(|d| d.comparison == report::Comparison::NoSnapshot) {
+                            // a local kernel (`path:` entry) has no snapshots of its own
+                            human(&format!("\n{id}: no snapshots/{id} to compare with\n"));
+                        } else if all {
                             failed += diffs.iter().filter(|d| d.differs()).count();
                             human(&report::comparison_text(id, id, &diffs));
                         }

@@ -37,13 +37,24 @@ pub struct Target {
 /// The matrix kernels (`kernels/matrix.yaml`, or `$MAPCONFORM_MATRIX`), in matrix order,
 /// resolved from the kernel cache.
 pub fn targets() -> anyhow::Result<Vec<Target>> {
-    let matrix = Matrix::load(&Matrix::default_path())?;
+    targets_from(&Matrix::default_path())
+}
+
+/// [`targets`] of the matrix file `path` (`run --matrix-file`); `path:` entries are booted
+/// from where they point.
+pub fn targets_from(path: &Path) -> anyhow::Result<Vec<Target>> {
+    let matrix = Matrix::load(path)?;
     let cache = Cache::from_env()?;
     Ok(matrix
         .kernels
         .iter()
         .map(|entry| {
             let kernel = match cache.get(&entry.id) {
+                // a `path:` entry boots its file: nothing of it is in the cache
+                _ if entry.path.is_some() => matrix
+                    .local_kernel(entry)
+                    .expect("a path entry")
+                    .map_err(|e| format!("{e:#}")),
                 Ok(Some(cached)) => Ok(cached.kernel()),
                 Ok(None) => Err(format!(
                     "kernel {} is not in the cache {}: run `mapconform kernels fetch {}` (or `scripts/run setup`)",

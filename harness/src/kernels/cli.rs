@@ -16,7 +16,9 @@ pub fn fetch(ids: &[String], force: bool) -> Result<()> {
     let matrix = Matrix::load(&Matrix::default_path())?;
     let (tx, rx) = mpsc::channel();
     let shown = match ids.is_empty() {
-        true => matrix.kernels.iter().map(|k| k.id.clone()).collect(),
+        true => (matrix.kernels.iter().filter(|k| k.path.is_none()))
+            .map(|k| k.id.clone())
+            .collect(),
         false => ids.to_vec(),
     };
     let printer = std::thread::spawn(move || crate::ui::show_events(rx, &shown));
