@@ -17,6 +17,7 @@ pub mod matrix;
 pub mod outcome;
 pub mod prog;
 pub mod report;
+pub mod shell;
 pub mod snapshot;
 pub mod ui;
 pub mod vm;

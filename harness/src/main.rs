@@ -7,7 +7,7 @@ use mapconform::matrix::{self, KernelRun, Options, Target};
 use mapconform::outcome::RunReport;
 use mapconform::report::results::KernelResults;
 use mapconform::{exec, report, vm};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -131,6 +131,31 @@ enum Command {
         rwdir: PathBuf,
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// An interactive root shell in a VM of KERNEL, with CASE's maps created and pinned
+    /// under /sys/fs/bpf/mapconform/<map> and bpftool on the PATH. `exit` powers it off.
+    Shell {
+        /// A matrix id (from the cache) or a path to a bzImage, vmlinux or kernel tree.
+        kernel: String,
+        /// A case id (`hash/freeze`) or case file.
+        case: Option<String>,
+        /// Run the case's steps before pinning, so the maps hold what the case left.
+        #[arg(long)]
+        after_steps: bool,
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        #[arg(long)]
+        accel: Option<vm::Accel>,
+    },
+    /// Inside a guest: mount bpffs, create a case's maps, pin them in DIR and exit.
+    #[command(hide = true)]
+    PinMaps {
+        #[arg(long)]
+        case: Option<PathBuf>,
+        #[arg(long, default_value = mapconform::shell::PIN_DIR)]
+        dir: PathBuf,
+        #[arg(long)]
+        after_steps: bool,
     },
     /// Inside a guest: run cases and write the JSON run report (the runner contract).
     #[command(hide = true)]
@@ -437,6 +462,49 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Shell {
+            kernel,
+            case,
+            after_steps,
+            cases,
+            accel,
+        } => {
+            let cases = std::path::absolute(cases.unwrap_or_else(default_cases))?;
+            let case = case.map(|c| mapconform::shell::case_file(&c, &cases)).transpose()?;
+            if let Some(file) = &case {
+                // a broken case stops here, not after a boot
+                load_case_file(file)?;
+            }
+            let kernel = Cache::from_env()?.resolve(&kernel)?;
+            let accel = accel.unwrap_or_else(|| {
+                let (accel, reason) = vm::detect_accel(&kernel);
+                eprintln!("accelerator: {accel} ({reason})");
+                accel
+            });
+            let status = mapconform::shell::run(&mapconform::shell::ShellRequest {
+                kernel,
+                case,
+                after_steps,
+                accel,
+                exe: std::env::current_exe()?,
+            })?;
+            Ok(if status.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::PinMaps { case, dir, after_steps } => {
+            let Some(file) = case else {
+                mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let case = load_case_file(&file)?;
+            for line in mapconform::shell::pin_maps(&case, &dir, after_steps)? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Guest {
             cases,
             bundle,
@@ -488,6 +556,15 @@ fn bisect_comparisons(
         }
     }
     out
+}
+
+/// One case file (`cases/hash/freeze.yaml` has the id `hash/freeze`); its errors, located.
+fn load_case_file(file: &Path) -> Result<mapconform::case::Case> {
+    let root = file.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
+    mapconform::case::load_case(root, file).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("{}", lines.join("\n"))
+    })
 }
 
 /// `--kernel` specs: cached matrix ids or paths.
