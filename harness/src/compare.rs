@@ -97,13 +97,15 @@ impl Comparison {
                 }
             }
         }
-        let differ = self.differing();
+        let (total, differ) = (self.cases.len(), self.differing());
         let _ = writeln!(
             out,
-            "{} ({}) against snapshots/{base}: {} cases same, {differ} differ",
+            "{} ({}) against snapshots/{base}: {total} case{}, {} same, {differ} differ{}",
             self.kernel,
             self.release,
-            self.cases.len() - differ
+            if total == 1 { "" } else { "s" },
+            total - differ,
+            if differ == 1 { "s" } else { "" },
         );
         out
     }

@@ -40,7 +40,7 @@ fn same_results_exit_0_with_only_a_summary() {
     let c = compare("7.3", &run, dir.path(), "6.12");
     assert_eq!(
         c.render(),
-        "7.3 (7.3.4+deb13-amd64) against snapshots/6.12: 2 cases same, 0 differ\n"
+        "7.3 (7.3.4+deb13-amd64) against snapshots/6.12: 2 cases, 2 same, 0 differ\n"
     );
     assert_eq!(exit_status(&[c], 0), SAME);
 }
@@ -59,7 +59,7 @@ fn a_changed_step_exits_1_naming_case_step_before_and_after() {
          \x20 dump m\n\
          \x20   6.12:        {entries: [{key: 1, value: 100}]}\n\
          \x20   this kernel: {entries: [{key: 1, value: 200}]}\n\
-         7.3 (7.3.4+deb13-amd64) against snapshots/6.12: 1 cases same, 1 differ\n"
+         7.3 (7.3.4+deb13-amd64) against snapshots/6.12: 2 cases, 1 same, 1 differs\n"
     );
     assert_eq!(exit_status(&[c], 0), DIFFERS);
 }

@@ -84,6 +84,9 @@ pub fn describe(ev: &VmEvent) -> String {
         VmEvent::FetchFailed { id, error } => format!("[{id}] FETCH FAILED: {error}"),
         VmEvent::Accel { accel, reason } => format!("accelerator: {accel} ({reason})"),
         VmEvent::Booting { id } => format!("[{id}] booting"),
+        VmEvent::Running {
+            id, done: 0, total: 1, ..
+        } => format!("[{id}] running 1 case"),
         VmEvent::Running { id, done: 0, total, .. } => format!("[{id}] running {total} cases"),
         VmEvent::Running { id, done, total, case } => format!("[{id}] {done}/{total} cases done {case}")
             .trim_end()
