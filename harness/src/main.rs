@@ -587,6 +587,16 @@ fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun
         .map(|t| t.kernel.as_ref().map_or_else(|_| t.id.clone(), |k| k.id.clone()))
         .collect();
     let printer = std::thread::spawn(move || mapconform::ui::show_events(rx, &ids));
+    // a kernel that cannot even be booted ends its progress line at once
+    for t in targets {
+        if let Err(why) = &t.kernel {
+            let first = why.lines().next().unwrap_or_default().to_string();
+            let _ = tx.send(vm::events::VmEvent::Failed {
+                id: t.id.clone(),
+                error: first,
+            });
+        }
+    }
     let results = Mutex::new(Vec::new());
     matrix::run_many(targets, opts, Some(&tx), |id, run| {
         results.lock().unwrap().push((id.to_string(), run))

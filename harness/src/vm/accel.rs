@@ -116,7 +116,8 @@ fn probe_kvm(kernel: &Kernel) -> (Accel, String) {
 fn probe_end(end: RunEnd) -> String {
     match end {
         RunEnd::Exited(Some(code)) => format!("QEMU exited {code}"),
-        RunEnd::Exited(None) => "QEMU was killed by a signal".into(),
+        // the pipe closed before the exit status could be read, or a signal
+        RunEnd::Exited(None) => "QEMU ended without an exit status".into(),
         RunEnd::Matched => "the kernel panicked".into(),
         RunEnd::TimedOut => "no panic within 15 s".into(),
     }
@@ -141,7 +142,7 @@ mod tests {
             assert_eq!(a.to_string().parse::<Accel>().unwrap(), a);
         }
         assert_eq!(Accel::Tcg.to_string(), "tcg");
-        assert_eq!(probe_end(RunEnd::Exited(None)), "QEMU was killed by a signal");
+        assert_eq!(probe_end(RunEnd::Exited(None)), "QEMU ended without an exit status");
         assert_eq!(probe_end(RunEnd::Exited(Some(1))), "QEMU exited 1");
     }
 }

@@ -9,7 +9,8 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let vng = |status: &Option<i32>| match status {
             Some(code) => format!("vng exited {code}"),
-            None => "vng was killed by a signal".to_string(),
+            // killed, or gone before its status was read
+            None => "vng gave no exit status".to_string(),
         };
         match self {
             Outcome::Exited(code) => write!(f, "exited {code}"),
@@ -44,7 +45,7 @@ mod tests {
             ),
             (
                 Outcome::NoExitStatus { vng_status: None },
-                "the command left no exit status (vng was killed by a signal)",
+                "the command left no exit status (vng gave no exit status)",
             ),
         ];
         for (outcome, text) in cases {
