@@ -25,7 +25,9 @@ pub fn show_events(rx: Receiver<VmEvent>, kernels: &[String]) {
     }
     let mut bars = Bars::new(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
     for id in kernels {
-        bars.bar(id).set_message("waiting");
+        let bar = bars.bar(id);
+        bar.set_style(waiting());
+        bar.set_message("waiting");
     }
     for ev in rx {
         bars.apply(&ev);
@@ -44,6 +46,11 @@ fn spinner() -> ProgressStyle {
     ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}")
         .expect("a valid template")
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
+}
+
+/// Not started: no spinner and no clock, nothing moves until it starts.
+fn waiting() -> ProgressStyle {
+    ProgressStyle::with_template("· {prefix:.bold} {msg:.dim}").expect("a valid template")
 }
 
 fn counter() -> ProgressStyle {
@@ -90,9 +97,16 @@ impl Bars {
             VmEvent::Accel { .. } => {
                 let _ = self.multi.println(events::describe(ev));
             }
-            VmEvent::Fetching { id, packages } => {
+            VmEvent::Resolving { id, suites } => {
                 let bar = self.bar(id);
                 bar.reset_elapsed();
+                bar.set_style(spinner());
+                bar.set_message(format!("resolving in {}", suites.join(", ")));
+                bar.enable_steady_tick(Duration::from_millis(120));
+            }
+            VmEvent::Fetching { id, packages } => {
+                let bar = self.bar(id);
+                bar.set_style(spinner());
                 bar.set_message(format!("fetching {}", packages.join(" ")));
                 bar.enable_steady_tick(Duration::from_millis(120));
             }
@@ -187,6 +201,10 @@ mod tests {
             VmEvent::Accel {
                 accel: Accel::Tcg,
                 reason: "set by $MAPCONFORM_ACCEL".into(),
+            },
+            VmEvent::Resolving {
+                id: "6.12".into(),
+                suites: vec!["trixie".into()],
             },
             VmEvent::Fetching {
                 id: "6.12".into(),

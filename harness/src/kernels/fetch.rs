@@ -133,6 +133,13 @@ fn fetch_one(
     events: Events,
 ) -> Result<FetchStatus> {
     let t0 = Instant::now();
+    emit(
+        events,
+        VmEvent::Resolving {
+            id: entry.id.clone(),
+            suites: entry.suites.clone(),
+        },
+    );
     let apt = AptState::new(&cache.apt_dir().join(&entry.id), mirrors, &entry.suites)?;
     apt.update()?;
     let res = resolve(&apt, entry)?;

@@ -8,6 +8,11 @@ use super::{Accel, Outcome};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum VmEvent {
+    /// Updating the package lists of a kernel's suites and finding its current version.
+    Resolving {
+        id: String,
+        suites: Vec<String>,
+    },
     /// Resolving and downloading a kernel.
     Fetching {
         id: String,
@@ -67,6 +72,7 @@ pub(crate) fn emit(events: Events, ev: VmEvent) {
 pub fn describe(ev: &VmEvent) -> String {
     let mb = |b: &u64| format!("{:.1} MB", *b as f64 / 1e6);
     match ev {
+        VmEvent::Resolving { id, suites } => format!("[{id}] resolving in {}", suites.join(", ")),
         VmEvent::Fetching { id, packages } => format!("[{id}] fetching {}", packages.join(" ")),
         VmEvent::Fetched {
             id,
