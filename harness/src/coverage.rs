@@ -1,8 +1,8 @@
 //! Which map types and which operations the case library exercises: a table of case counts
 //! per (map type, operation), over every map type of `include/uapi/linux/bpf.h`, so what is
 //! not covered yet shows as a gap. Pure: reads parsed cases only.
-use crate::case::names::MAP_TYPES;
 use crate::case::{Case, Op, ProgCall};
+use crate::uapi::{MapType, MAP_TYPES};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -50,8 +50,8 @@ const COLUMNS: &[&str] = &[
 ];
 
 /// Number of cases per (map type, column). A case counts once per cell, however many steps.
-pub fn counts(cases: &[Case]) -> BTreeMap<(u32, &'static str), usize> {
-    let mut cells: BTreeMap<(u32, &'static str), BTreeSet<&str>> = BTreeMap::new();
+pub fn counts(cases: &[Case]) -> BTreeMap<(MapType, &'static str), usize> {
+    let mut cells: BTreeMap<(MapType, &'static str), BTreeSet<&str>> = BTreeMap::new();
     for case in cases {
         // Every declared map is created, explicitly or not.
         for def in &case.maps {
@@ -81,7 +81,7 @@ pub fn markdown(cases: &[Case]) -> String {
     let (mut covered, mut total) = (0, 0);
     for (name, ty) in MAP_TYPES.entries {
         total += 1;
-        let ty = *ty as u32;
+        let ty = MapType(*ty as u32);
         let cells: Vec<String> = COLUMNS
             .iter()
             .map(|c| counts.get(&(ty, *c)).map_or_else(|| "·".to_string(), |n| n.to_string()))
@@ -98,6 +98,27 @@ pub fn markdown(cases: &[Case]) -> String {
     out
 }
 
+/// The same table as JSON: `{"columns": [..], "map_types": [{"map_type": "hash",
+/// "cases": {"create": 36, ..}}, ..]}`, every map type of the uapi and every column (0 for
+/// none), for tools that track coverage.
+pub fn json(cases: &[Case]) -> String {
+    let counts = counts(cases);
+    let rows: Vec<serde_json::Value> = MAP_TYPES
+        .entries
+        .iter()
+        .map(|(name, ty)| {
+            let ty = MapType(*ty as u32);
+            let cells: serde_json::Map<String, serde_json::Value> = COLUMNS
+                .iter()
+                .map(|c| (c.to_string(), counts.get(&(ty, *c)).copied().unwrap_or(0).into()))
+                .collect();
+            serde_json::json!({"map_type": name, "cases": cells})
+        })
+        .collect();
+    let doc = serde_json::json!({"columns": COLUMNS, "map_types": rows});
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,12 +132,25 @@ mod tests {
                     \x20 - prog: {op: pop, map: m}\n";
         let case = parse_case(Path::new("q.yaml"), "q", text).unwrap();
         let c = counts(std::slice::from_ref(&case));
-        assert_eq!(c[&(22, "update")], 1, "two pushes, one case");
-        assert_eq!(c[&(22, "lookup_and_delete")], 1);
-        assert_eq!(c[&(22, "prog:push/pop/peek")], 1);
-        assert_eq!(c[&(22, "create")], 1);
-        let table = markdown(&[case]);
+        let q = MapType::QUEUE;
+        assert_eq!(c[&(q, "update")], 1, "two pushes, one case");
+        assert_eq!(c[&(q, "lookup_and_delete")], 1);
+        assert_eq!(c[&(q, "prog:push/pop/peek")], 1);
+        assert_eq!(c[&(q, "create")], 1);
+        let table = markdown(std::slice::from_ref(&case));
         assert!(table.contains("| queue | 1 | 1 | · |"), "{table}");
-        assert!(table.contains("1 of 33 map types have cases"), "{table}");
+        assert!(
+            table.contains("| insn_array | · |") && table.contains("| rhash | · |"),
+            "{table}"
+        );
+        assert!(table.contains("1 of 35 map types have cases"), "{table}");
+        let json: serde_json::Value = serde_json::from_str(&json(&[case])).unwrap();
+        let rows = json["map_types"].as_array().unwrap();
+        assert_eq!(rows.len(), 35);
+        assert_eq!(json["columns"].as_array().unwrap().len(), COLUMNS.len());
+        let queue = rows.iter().find(|r| r["map_type"] == "queue").unwrap();
+        assert_eq!(queue["cases"]["update"], 1);
+        assert_eq!(queue["cases"]["batch"], 0);
+        assert_eq!(rows[34]["map_type"], "rhash");
     }
 }

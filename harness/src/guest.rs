@@ -7,9 +7,7 @@
 use anyhow::{Context, Result};
 use std::path::Path;
 
-use crate::case::{load_bundle, BundledCase, Case, Library};
-use crate::exec;
-use crate::outcome::RunReport;
+use crate::case::{load_bundle, BundledCase, Library};
 
 /// What the guest prints on its console before each case and once at the end, so that the
 /// host can show how far a kernel is (see [`parse_progress`]). Results never travel this
@@ -27,23 +25,6 @@ pub fn parse_progress(line: &str) -> Option<(usize, usize, String)> {
     let (count, case) = rest.trim_end().split_once(' ').unwrap_or((rest.trim_end(), ""));
     let (done, total) = count.split_once('/')?;
     Some((done.parse().ok()?, total.parse().ok()?, case.to_string()))
-}
-
-/// Runs `cases` like [`exec::run_all`], calling `progress(done, total, next case)` before
-/// each case and once after the last.
-pub fn run_with_progress(cases: &[Case], mut progress: impl FnMut(usize, usize, &str)) -> std::io::Result<RunReport> {
-    // run_all on nothing does the per-process setup (CPU pinning, memlock) and reads the
-    // kernel's facts; the cases then run one by one on this thread.
-    let mut report = exec::run_all(&[])?;
-    let env = exec::Env {
-        possible_cpus: report.possible_cpus,
-    };
-    for (i, case) in cases.iter().enumerate() {
-        progress(i, cases.len(), &case.id);
-        report.cases.push(exec::run_case(case, env));
-    }
-    progress(cases.len(), cases.len(), "");
-    Ok(report)
 }
 
 /// The cases the host bundled into one file (see [`crate::case::bundle`]).
@@ -97,6 +78,75 @@ pub fn bring_up(name: &str) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The progress marks file the guest writes beside its report, one JSON [`Mark`] a line.
+pub const PROGRESS_FILE: &str = "progress.jsonl";
+
+/// What the guest has done so far. The host reads these only when the report is missing:
+/// no `RunnerStarted` means the guest never got to run (an infrastructure failure, retried);
+/// otherwise the finished cases stand and the case started last is the one the kernel
+/// crashed in.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mark", rename_all = "snake_case")]
+pub enum Mark {
+    RunnerStarted {
+        kernel_release: String,
+        possible_cpus: usize,
+    },
+    CaseStarted {
+        case: String,
+    },
+    CaseFinished {
+        result: crate::outcome::CaseResult,
+    },
+}
+
+/// Appends marks to the progress file, each synced to the host before the case goes on
+/// (a crashing kernel loses what sits in its page cache).
+pub struct Marks(std::fs::File);
+
+impl Marks {
+    pub fn create(path: &Path) -> Result<Marks> {
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Marks(file))
+    }
+
+    /// Writes the mark of `progress`. A failure to write is reported on stderr and does not
+    /// stop the run: the marks only matter if the kernel crashes.
+    pub fn record(&mut self, progress: crate::exec::Progress) {
+        use crate::exec::Progress;
+        let mark = match progress {
+            Progress::Started {
+                kernel_release,
+                possible_cpus,
+            } => Mark::RunnerStarted {
+                kernel_release: kernel_release.to_string(),
+                possible_cpus,
+            },
+            Progress::CaseStarted(case) => Mark::CaseStarted { case: case.id.clone() },
+            Progress::CaseFinished(result) => Mark::CaseFinished { result: result.clone() },
+        };
+        let written = serde_json::to_string(&mark)
+            .map_err(std::io::Error::other)
+            .and_then(|line| {
+                use std::io::Write;
+                self.0.write_all(format!("{line}\n").as_bytes())?;
+                self.0.sync_data()
+            });
+        if let Err(e) = written {
+            eprintln!("mapconform guest: writing a progress mark: {e}");
+        }
+    }
+}
+
+/// The marks in `path` (a torn last line, from a crash mid-write, is dropped).
+pub fn read_marks(path: &Path) -> Vec<Mark> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 #[cfg(test)]

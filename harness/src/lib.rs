@@ -1,11 +1,14 @@
 //! mapconform: a conformance suite for Linux eBPF maps across kernel versions.
 //!
-//! Pure parts (no syscalls): [`case`] (the YAML case format), [`outcome`] (what a kernel
-//! did), [`snapshot`] (where results are kept), [`report`] (rendering).
+//! Pure parts (no syscalls), bottom up: [`uapi`] (the kernel's vocabulary: map types,
+//! flags, errnos; imports nothing of the crate), [`outcome`] (what a kernel did; imports
+//! only `uapi`), [`case`] (the YAML case format), [`snapshot`] (where results are kept),
+//! [`report`] (rendering).
 //! Parts that talk to a kernel: [`bpf`] (raw bpf(2)), [`exec`] (runs a case's steps),
 //! [`prog`] (XDP programs run through BPF_PROG_TEST_RUN or real traffic).
 //! Infrastructure: [`kernels`] (the kernel matrix and cache), [`vm`] (booting with
 //! virtme-ng), [`matrix`] (every case on every kernel: one boot per kernel).
+pub mod bench;
 pub mod bpf;
 pub mod case;
 pub mod compare;
@@ -19,5 +22,9 @@ pub mod prog;
 pub mod report;
 pub mod shell;
 pub mod snapshot;
+pub mod uapi;
 pub mod ui;
 pub mod vm;
+
+#[cfg(test)]
+mod layering;

@@ -60,7 +60,7 @@ enum Command {
         /// kvm or tcg (default: use KVM only where it really works).
         #[arg(long)]
         accel: Option<vm::Accel>,
-        /// Boots at once (default: host CPUs / 2 guest vCPUs).
+        /// Boots at once (default: one per host CPU, bounded by memory).
         #[arg(long)]
         jobs: Option<usize>,
         /// Seconds before a VM is killed.
@@ -105,10 +105,12 @@ enum Command {
         #[arg(long)]
         require_all: bool,
     },
-    /// Print the coverage table: cases per map type and operation (Markdown).
+    /// Print the coverage table: cases per map type and operation (Markdown or JSON).
     Coverage {
         #[arg(long)]
         cases: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Markdown)]
+        format: CoverageFormat,
     },
     /// The kernel matrix and the kernel cache.
     Kernels {
@@ -129,6 +131,10 @@ enum Command {
         /// Results directory (shared with the guest as $MAPCONFORM_RWDIR).
         #[arg(long, default_value = "target/vm-results")]
         rwdir: PathBuf,
+        /// Boot on the minimal root case runs use (busybox, this binary at
+        /// /mapconform/bin/mapconform) instead of the host's root.
+        #[arg(long)]
+        minimal_root: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
@@ -157,6 +163,16 @@ enum Command {
         #[arg(long)]
         after_steps: bool,
     },
+    /// Measure the executor's cost per step against bare bpf(2) calls, and a program
+    /// step's load against its run, on this kernel (`scripts/bench` runs it in each guest).
+    #[command(hide = true)]
+    BenchOps {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        /// Write the JSON here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Inside a guest: run cases and write the JSON run report (the runner contract).
     #[command(hide = true)]
     Guest {
@@ -183,6 +199,12 @@ enum KernelsCommand {
     },
     /// Show the cached kernels.
     List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CoverageFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -371,6 +393,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             for (id, run) in &runs {
                 match run {
                     Ok(run) => {
+                        if let Some(why) = &run.retried {
+                            human(&format!(
+                                "{id}: booted twice: the first boot failed before any case ran:\n{why}\n"
+                            ));
+                        }
                         let mut run = run.clone();
                         run.report
                             .cases
@@ -424,10 +451,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             })?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Coverage { cases } => {
+        Command::Coverage { cases, format } => {
             let lib = load(&[cases.unwrap_or_else(default_cases)])?;
             print_broken(&lib);
-            print!("{}", mapconform::coverage::markdown(&lib.cases));
+            match format {
+                CoverageFormat::Markdown => print!("{}", mapconform::coverage::markdown(&lib.cases)),
+                CoverageFormat::Json => print!("{}", mapconform::coverage::json(&lib.cases)),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Kernels {
@@ -448,15 +478,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             deadline,
             jobs,
             rwdir,
+            minimal_root,
             command,
         } => {
             kernels::cli::boot(&kernels::cli::BootArgs {
+                minimal_root,
                 kernels,
                 accel,
                 cpus: vm::DEFAULT_CPUS,
                 memory_mb: vm::DEFAULT_MEMORY_MB,
                 deadline: Duration::from_secs(deadline),
-                jobs: jobs.unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
+                jobs: jobs.unwrap_or_else(vm::default_jobs),
                 rwdir: std::path::absolute(rwdir)?,
                 command,
             })?;
@@ -505,6 +537,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::BenchOps { iterations, out } => {
+            // bpffs for the program steps (not guest::prepare: this may run on a host).
+            mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
+            let json = serde_json::to_string(&mapconform::bench::ops(iterations)?)?;
+            match out {
+                Some(file) => {
+                    std::fs::write(&file, json + "\n").with_context(|| format!("writing {}", file.display()))?
+                }
+                None => println!("{json}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Guest {
             cases,
             bundle,
@@ -517,10 +561,23 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 (None, Some(file)) => mapconform::guest::read_bundle(&file)?,
                 (None, None) => unreachable!("clap requires one"),
             };
-            // Progress on stderr, which reaches the host's console pipe (see guest::PROGRESS).
-            let run: RunReport = mapconform::guest::run_with_progress(&selected(lib, &filter), |done, total, case| {
-                eprintln!("{}", mapconform::guest::progress_line(done, total, case))
+            let mut marks = mapconform::guest::Marks::create(&out.with_file_name(mapconform::guest::PROGRESS_FILE))?;
+            let cases = selected(lib, &filter);
+            let total = cases.len();
+            let mut done = 0;
+            let run: RunReport = exec::run_all_with(&cases, |p| {
+                // one line per case on stderr, which reaches the host's console pipe: the
+                // progress display (guest::parse_progress); the marks are for crashes
+                match &p {
+                    exec::Progress::CaseStarted(case) => {
+                        eprintln!("{}", mapconform::guest::progress_line(done, total, &case.id))
+                    }
+                    exec::Progress::CaseFinished(_) => done += 1,
+                    exec::Progress::Started { .. } => {}
+                }
+                marks.record(p)
             })?;
+            eprintln!("{}", mapconform::guest::progress_line(total, total, ""));
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
             let tmp = out.with_extension("partial");

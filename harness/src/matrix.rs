@@ -4,8 +4,10 @@
 //! boots the kernel with `mapconform guest --cases DIR --out RWDIR/report.json`; the guest
 //! mounts bpffs, runs every case with the same executor as `run --host`, and writes one
 //! JSON [`RunReport`]. Nothing else crosses the boundary.
+use crate::guest;
 use crate::kernels::{Cache, Kernel, Matrix};
-use crate::outcome::RunReport;
+use crate::outcome::{CaseResult, RunReport};
+use crate::vm::events::emit;
 use crate::vm::{self, events::VmEvent, Accel, BootRequest};
 use anyhow::Context as _;
 use serde::Serialize;
@@ -81,6 +83,8 @@ pub struct KernelRun {
     pub accel: Accel,
     pub wall: Duration,
     pub report: RunReport,
+    /// Why the first boot failed, when it failed before any case ran and was tried again.
+    pub retried: Option<String>,
 }
 
 /// Snapshot header metadata: which exact kernel, how it ran. Not compared.
@@ -125,7 +129,7 @@ impl Options {
         let guest_root = match std::env::var("MAPCONFORM_GUEST_ROOT").as_deref() {
             Ok("host") => None,
             _ => {
-                let dir = Cache::from_env()?.root.join("guest-root");
+                let dir = Cache::from_env()?.root.join(vm::root::CACHE_DIR);
                 Some(vm::root::prepare(&dir, &exe).context("preparing the guest's root")?)
             }
         };
@@ -137,7 +141,7 @@ impl Options {
             deadline: env("MAPCONFORM_DEADLINE").map(Duration::from_secs),
             jobs: env("MAPCONFORM_JOBS")
                 .map(|j| j as usize)
-                .unwrap_or_else(|| vm::default_jobs(vm::DEFAULT_CPUS)),
+                .unwrap_or_else(vm::default_jobs),
         })
     }
 }
@@ -179,18 +183,8 @@ fn boot_and_collect(
     let mut req = BootRequest::new(kernel.clone(), vec![], rwdir.to_path_buf());
     // The guest sees the host's binary and the rwdir where these paths say.
     let guest_exe = match &opts.guest_root {
-        Some(root) if !kernel.boot_image.is_dir() => {
-            req.root = Some(root.clone());
-            let exe_dir = exe.parent().ok_or("the mapconform binary has no folder")?;
-            req.rodirs.push((vm::root::GUEST_BIN.into(), exe_dir.to_path_buf()));
-            if let Some(modules) = kernel.modules.as_ref().and_then(|m| m.parent()) {
-                req.rodirs.push((vm::root::GUEST_MODULES.into(), modules.to_path_buf()));
-            }
-            let name = exe.file_name().ok_or("the mapconform binary has no file name")?;
-            Path::new(vm::root::GUEST_BIN).join(name)
-        }
-        // A kernel tree: vng finds its modules in the tree only with the host's root.
-        _ => exe.clone(),
+        Some(root) => vm::root::attach(&mut req, root, &exe).map_err(|e| format!("{e:#}"))?,
+        None => exe.clone(),
     };
     let guest_rwdir = req.guest_rwdir();
     req.command = vec![
@@ -207,26 +201,120 @@ fn boot_and_collect(
         Accel::Kvm => Duration::from_secs(120),
         Accel::Tcg => Duration::from_secs(420),
     });
-    let out = rwdir.join(REPORT_FILE);
-    match vm::boot(&req, events) {
-        Err(e) => Err(format!("could not boot {id}: {e:#}")),
-        Ok(boot) => match (&boot.outcome, std::fs::read(&out)) {
-            (vm::Outcome::Exited(0), Ok(json)) => serde_json::from_slice::<RunReport>(&json)
-                .map(|report| KernelRun {
-                    id: id.to_string(),
-                    version: kernel.version.clone(),
-                    accel: boot.accel,
-                    wall: boot.wall,
-                    report,
-                })
-                .map_err(|e| format!("the guest's report on {id} is not valid JSON: {e}")),
-            (outcome, _) => Err(format!(
-                "{id}: {outcome} after {:.1}s; console excerpt:\n{}",
+    let mut retried = None;
+    loop {
+        let boot = vm::boot(&req, events).map_err(|e| format!("could not boot {id}: {e:#}"))?;
+        let run = |report: RunReport, retried: Option<String>| KernelRun {
+            id: id.to_string(),
+            version: kernel.version.clone(),
+            accel: boot.accel,
+            wall: boot.wall,
+            report,
+            retried,
+        };
+        let failure = || {
+            format!(
+                "{id}: {} after {:.1}s; console excerpt:\n{}",
+                boot.outcome,
                 boot.wall.as_secs_f64(),
                 boot.excerpt()
-            )),
-        },
+            )
+        };
+        let report = std::fs::read(rwdir.join(REPORT_FILE));
+        if let (vm::Outcome::Exited(0), Ok(json)) = (&boot.outcome, &report) {
+            return serde_json::from_slice::<RunReport>(json)
+                .map(|report| run(report, retried))
+                .map_err(|e| format!("the guest's report on {id} is not valid JSON: {e}"));
+        }
+        let marks = guest::read_marks(&rwdir.join(guest::PROGRESS_FILE));
+        let crashed = !matches!(boot.outcome, vm::Outcome::Exited(_));
+        match (
+            crashed,
+            partial_report(&marks, cases_in_order(cases, &opts.cases), &failure()),
+        ) {
+            // The kernel went down before the runner started: not a result about maps (a
+            // TCG artefact was seen once in 40 boots). One more try, and say so.
+            (true, None) if retried.is_none() => {
+                let why = failure();
+                emit(
+                    events,
+                    VmEvent::Retrying {
+                        id: id.to_string(),
+                        why: boot.outcome.clone(),
+                    },
+                );
+                retried = Some(why);
+                let _ = std::fs::remove_file(rwdir.join(guest::PROGRESS_FILE));
+            }
+            (true, None) => {
+                return Err(format!(
+                    "{id}: the boot failed twice before any case ran.\nfirst:\n{}\nsecond:\n{}",
+                    retried.unwrap_or_default(),
+                    failure()
+                ))
+            }
+            // A crash while cases ran is a result: the finished cases stand, the one that
+            // was running carries the crash, the rest were not run.
+            (true, Some(report)) => return Ok(run(report, retried)),
+            (false, _) => return Err(failure()),
+        }
     }
+}
+
+/// The ids of the cases the guest was given, in its order.
+fn cases_in_order(selected: Option<&[String]>, dir: &Path) -> Vec<String> {
+    match selected {
+        Some(ids) => ids.to_vec(),
+        None => crate::case::bundle(dir, |_| true)
+            .map(|b| b.into_iter().map(|c| c.id).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// What a guest that crashed had done, from its progress marks: `None` if the runner never
+/// started. The case it was in carries `crash` as its harness error; later cases say they
+/// were not run.
+fn partial_report(marks: &[guest::Mark], all: Vec<String>, crash: &str) -> Option<RunReport> {
+    let (kernel_release, possible_cpus) = marks.iter().find_map(|m| match m {
+        guest::Mark::RunnerStarted {
+            kernel_release,
+            possible_cpus,
+        } => Some((kernel_release.clone(), *possible_cpus)),
+        _ => None,
+    })?;
+    let mut cases: Vec<CaseResult> = Vec::new();
+    let mut running = None;
+    for mark in marks {
+        match mark {
+            guest::Mark::CaseStarted { case } => running = Some(case.clone()),
+            guest::Mark::CaseFinished { result } => {
+                running = None;
+                cases.push(result.clone());
+            }
+            guest::Mark::RunnerStarted { .. } => {}
+        }
+    }
+    let unfinished = |case: &str, why: String| CaseResult {
+        case: case.to_string(),
+        steps: vec![],
+        harness_error: Some(why),
+    };
+    if let Some(case) = &running {
+        cases.push(unfinished(
+            case,
+            format!("the kernel crashed while this case ran:\n{crash}"),
+        ));
+    }
+    let done: std::collections::HashSet<String> = cases.iter().map(|c| c.case.clone()).collect();
+    let during = running.as_deref().unwrap_or("(between cases)");
+    for case in all.iter().filter(|c| !done.contains(*c)) {
+        cases.push(unfinished(case, format!("not run: the kernel crashed during {during}")));
+    }
+    Some(RunReport {
+        kernel_release,
+        possible_cpus,
+        cases,
+    })
 }
 
 /// Boot `targets` at most `opts.jobs` at a time; `done` is called as each kernel finishes
@@ -258,7 +346,46 @@ pub fn run_many(
 
 #[cfg(test)]
 mod tests {
-    use super::selected;
+    use super::{partial_report, selected};
+    use crate::guest::Mark;
+    use crate::outcome::CaseResult;
+
+    #[test]
+    fn a_crash_keeps_finished_cases_and_names_the_running_one() {
+        let all = vec!["a".to_string(), "b".into(), "c".into()];
+        assert!(
+            partial_report(&[], all.clone(), "Oops").is_none(),
+            "no runner mark: nothing ran"
+        );
+        let marks = vec![
+            Mark::RunnerStarted {
+                kernel_release: "6.12.1".into(),
+                possible_cpus: 2,
+            },
+            Mark::CaseStarted { case: "a".into() },
+            Mark::CaseFinished {
+                result: CaseResult {
+                    case: "a".into(),
+                    steps: vec![],
+                    harness_error: None,
+                },
+            },
+            Mark::CaseStarted { case: "b".into() },
+        ];
+        let report = partial_report(&marks, all, "Oops: 0000 [#1]").unwrap();
+        assert_eq!(report.kernel_release, "6.12.1");
+        let by = |id: &str| report.cases.iter().find(|c| c.case == id).unwrap();
+        assert!(by("a").passed());
+        let b = by("b").harness_error.as_deref().unwrap();
+        assert!(
+            b.contains("crashed while this case ran") && b.contains("Oops: 0000 [#1]"),
+            "{b}"
+        );
+        assert_eq!(
+            by("c").harness_error.as_deref(),
+            Some("not run: the kernel crashed during b")
+        );
+    }
 
     #[test]
     fn trial_selection_follows_libtest() {

@@ -1,8 +1,13 @@
 //! What a kernel did: the result model shared by the executor (guest or host), the
 //! snapshots and the reporters. Pure and serializable; nothing in it varies between two
 //! runs on the same kernel (no fds, ids, pointers or times).
-use crate::case::data::to_hex;
+use crate::uapi::{Errno, ERRNOS};
 use serde::{Deserialize, Serialize};
+
+/// Bytes as lowercase hex digits, no separators.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Bytes read back from a kernel, rendered the way a case writes them: 1/2/4/8-byte data as
 /// a little-endian integer, other sizes as hex, per-CPU values as one entry per CPU, and
@@ -82,11 +87,11 @@ impl Ret {
 impl std::fmt::Display for Ret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(errno) = self.zero_extended_errno() {
-            write!(f, "-{} as u32", crate::case::names::errno_name(errno as i32))
+            write!(f, "-{} as u32", Errno(errno as i32))
         } else if self.0 >= 0 {
             write!(f, "{}", self.0)
         } else {
-            write!(f, "-{}", crate::case::names::errno_name((-self.0) as i32))
+            write!(f, "-{}", Errno((-self.0) as i32))
         }
     }
 }
@@ -107,7 +112,7 @@ impl std::str::FromStr for Ret {
         if let Some(n) = name.strip_prefix("errno").and_then(|n| n.parse::<i64>().ok()) {
             return Ok(Ret(-n));
         }
-        let errno = crate::case::names::ERRNOS.lookup(name)?;
+        let errno = ERRNOS.lookup(name)?;
         Ok(Ret(-(errno as i64)))
     }
 }
@@ -167,8 +172,9 @@ pub struct LoadFailure {
 pub enum Outcome {
     /// The call succeeded and returns nothing.
     Ok,
-    /// The call failed with this errno (by name: `EEXIST`, `ENOTSUPP`, `errno999` if unknown).
-    Errno(String),
+    /// The call failed with this errno (written by name: `EEXIST`, `ENOTSUPP`, `errno999`
+    /// if unknown).
+    Errno(Errno),
     Value(Shown),
     Key(Shown),
     Entries(Vec<Entry>),
@@ -184,7 +190,11 @@ pub enum Outcome {
     /// The program for a step did not load (verifier rejection, unknown helper, …).
     LoadFailed(LoadFailure),
     /// BPF_PROG_TEST_RUN itself failed with this errno.
-    RunFailed(String),
+    RunFailed(Errno),
+    /// `get_pinned`/`get_by_id` got a map whose real layout (type, key and value size, as
+    /// the kernel reports it) is not what the case declares for that name. The fd is not
+    /// used: the case's view of the map would be wrong, and so would every buffer.
+    Mismatch(String),
     Traffic(XdpCounts),
 }
 
@@ -208,6 +218,9 @@ enum OutcomeRepr {
     RunFailed {
         run_failed: String,
     },
+    Mismatch {
+        mismatch: String,
+    },
     Traffic {
         xdp_packets: XdpCounts,
     },
@@ -229,14 +242,17 @@ impl From<Outcome> for OutcomeRepr {
     fn from(o: Outcome) -> Self {
         match o {
             Outcome::Ok => OutcomeRepr::Word("ok".into()),
-            Outcome::Errno(e) => OutcomeRepr::Word(e),
+            Outcome::Errno(e) => OutcomeRepr::Word(e.to_string()),
             Outcome::Value(value) => OutcomeRepr::Value { value },
             Outcome::Key(key) => OutcomeRepr::Key { key },
             Outcome::Entries(entries) => OutcomeRepr::Entries { entries },
             Outcome::NotRun(not_run) => OutcomeRepr::NotRun { not_run },
             Outcome::Prog { ret, value, sum } => OutcomeRepr::Prog { ret, value, sum },
             Outcome::LoadFailed(load_failed) => OutcomeRepr::LoadFailed { load_failed },
-            Outcome::RunFailed(run_failed) => OutcomeRepr::RunFailed { run_failed },
+            Outcome::RunFailed(e) => OutcomeRepr::RunFailed {
+                run_failed: e.to_string(),
+            },
+            Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
         }
     }
@@ -247,14 +263,15 @@ impl TryFrom<OutcomeRepr> for Outcome {
     fn try_from(r: OutcomeRepr) -> Result<Self, String> {
         Ok(match r {
             OutcomeRepr::Word(w) if w == "ok" => Outcome::Ok,
-            OutcomeRepr::Word(w) => Outcome::Errno(w),
+            OutcomeRepr::Word(w) => Outcome::Errno(w.parse()?),
             OutcomeRepr::Value { value } => Outcome::Value(value),
             OutcomeRepr::Key { key } => Outcome::Key(key),
             OutcomeRepr::Entries { entries } => Outcome::Entries(entries),
             OutcomeRepr::NotRun { not_run } => Outcome::NotRun(not_run),
             OutcomeRepr::Prog { ret, value, sum } => Outcome::Prog { ret, value, sum },
             OutcomeRepr::LoadFailed { load_failed } => Outcome::LoadFailed(load_failed),
-            OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed),
+            OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
+            OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
         })
     }
@@ -264,7 +281,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Ok => f.write_str("ok"),
-            Outcome::Errno(e) => f.write_str(e),
+            Outcome::Errno(e) => write!(f, "{e}"),
             other => {
                 let text = serde_json::to_string(other).map_err(|_| std::fmt::Error)?;
                 f.write_str(&text)
@@ -355,7 +372,8 @@ mod tests {
     fn outcomes_round_trip_through_json() {
         let outcomes = vec![
             Outcome::Ok,
-            Outcome::Errno("EEXIST".into()),
+            Outcome::Errno(Errno::EEXIST),
+            Outcome::Errno(Errno(4095)),
             Outcome::Value(Shown::Int(5)),
             Outcome::Key(Shown::Hex { hex: "0a".into() }),
             Outcome::Entries(vec![Entry {
@@ -388,7 +406,7 @@ mod tests {
         let json = serde_json::to_string(&outcomes).unwrap();
         assert_eq!(
             json,
-            r#"["ok","EEXIST",{"value":5},{"key":{"hex":"0a"}},{"entries":[{"key":1,"value":{"map":"inner"}}]},{"not_run":"map m was not created"},{"ret":"-EEXIST"},{"ret":1,"value":7},{"load_failed":{"errno":"EINVAL","reason":"x"}},{"xdp_packets":{"aborted":0,"drop":0,"pass":3,"tx":0,"redirect":0}}]"#
+            r#"["ok","EEXIST","errno4095",{"value":5},{"key":{"hex":"0a"}},{"entries":[{"key":1,"value":{"map":"inner"}}]},{"not_run":"map m was not created"},{"ret":"-EEXIST"},{"ret":1,"value":7},{"load_failed":{"errno":"EINVAL","reason":"x"}},{"xdp_packets":{"aborted":0,"drop":0,"pass":3,"tx":0,"redirect":0}}]"#
         );
         let back: Vec<Outcome> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, outcomes);

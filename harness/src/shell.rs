@@ -41,19 +41,20 @@ pub fn pin_maps(case: &Case, dir: &Path, after_steps: bool) -> Result<Vec<String
         line: 0,
     });
     // The executor creates every map no `create` step names, then runs the steps: pins
-    // are steps like any other, so this is `run`'s own map creation.
+    // are steps like any other, so this is `run`'s own map creation (and the executor
+    // leaves these pins in place, unlike a case's).
     let steps = match after_steps {
         true => case.steps.iter().cloned().chain(pins).collect(),
         false => pins.collect(),
     };
     let case = Case { steps, ..case.clone() };
     let env = crate::exec::Env::detect().context("reading the kernel's CPU layout")?;
-    let result = crate::exec::run_case(&case, env);
+    let result = crate::exec::run_case_keeping_pins(&case, env);
     // the pins are the last steps, one per map in declaration order
     let pinned = &result.steps[result.steps.len() - case.maps.len()..];
     let mut lines = Vec::new();
     for (def, step) in case.maps.iter().zip(pinned) {
-        let kind = crate::case::names::map_type_name(def.map_type);
+        let kind = def.map_type;
         lines.push(match &step.result {
             Outcome::Ok => format!("{}: {kind} map pinned at {}", def.name, dir.join(&def.name).display()),
             // a map whose creation failed is not pinned: the reason is the creation's answer

@@ -154,6 +154,13 @@ impl Bars {
                 let ok = *outcome == Outcome::Exited(0);
                 done(bar, ok, format!("done in {:.1}s: {cases}{outcome}", wall.as_secs_f64()));
             }
+            VmEvent::Retrying { id, why } => {
+                let bar = self.bar(id);
+                bar.reset_elapsed();
+                bar.set_style(spinner());
+                bar.set_length(0);
+                bar.set_message(format!("{why} before any case ran: booting once more"));
+            }
             VmEvent::Failed { id, error } => done(self.bar(id), false, format!("failed: {}", first_line(error))),
         }
     }

@@ -54,6 +54,7 @@ fn results_from_snapshots(id: &str) -> KernelResults {
         possible_cpus: 2,
         cases,
         error: None,
+        retried: None,
     }
 }
 

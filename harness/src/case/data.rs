@@ -17,7 +17,17 @@ pub enum Datum {
     Bytes(Vec<u8>),
     Fields(Vec<Field>),
     PerCpu(Vec<Datum>),
-    MapFd(String),
+    MapFd(MapName),
+}
+
+/// `{map_fd: NAME}`: the map name as written and the index of the case's map it names.
+/// The index is set by validation ([`Datum::resolve_maps`]), so a name that is no map of
+/// the case is a `check` error, never a run-time surprise; `None` only in a datum that has
+/// not been validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapName {
+    pub name: String,
+    pub index: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +58,10 @@ fn field_width(kind: &str) -> Option<(usize, bool)> {
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
+    // Before slicing by byte index: a non-ASCII character would not be on a char boundary.
+    if !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{text}` is not hex bytes (expected digits 0-9, a-f)"));
+    }
     if !digits.len().is_multiple_of(2) {
         return Err(format!("hex bytes `{text}` have an odd number of digits"));
     }
@@ -60,18 +74,35 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+pub use crate::outcome::to_hex;
+
+/// The largest key or value the harness encodes or allocates: 64 MiB, far above what any
+/// kernel accepts (values up to KMALLOC_MAX_SIZE, 4 MiB on x86-64; per-CPU 32 KiB), so no
+/// behaviour a case could test is cut off, and a declared `key_size: 4294967295` cannot make
+/// `check` or a run allocate gigabytes and abort.
+pub const MAX_DATA_BYTES: usize = 64 << 20;
+
+/// `Err` for a size the harness does not encode or allocate (see [`MAX_DATA_BYTES`]).
+pub fn within_limit(what: &str, bytes: usize) -> Result<(), String> {
+    if bytes > MAX_DATA_BYTES {
+        Err(format!(
+            "{what} of {bytes} bytes is more than the {} MiB the harness encodes",
+            MAX_DATA_BYTES >> 20
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// Little- or big-endian bytes of `value` at `width`, or why it does not fit.
 fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, String> {
-    let bits = 8 * width as u32;
+    within_limit("data", width)?;
     let fits = if width == 0 {
         value == 0
     } else if width >= 16 {
         true
     } else {
+        let bits = 8 * width as u32;
         let max = (1i128 << bits) - 1;
         let min = -(1i128 << (bits - 1));
         (min..=max).contains(&value)
@@ -93,20 +124,46 @@ fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, Str
 /// How a datum's size-independent parts are resolved while encoding.
 pub trait FdResolver {
     /// The fd of the named map, as the u32 that map-in-map values carry.
-    fn map_fd(&self, map: &str) -> Result<u32, String>;
+    fn map_fd(&self, map: &MapName) -> Result<u32, String>;
 }
 
-/// For checking sizes without a kernel: every map has a placeholder fd.
+/// For checking sizes without a kernel: every map has a placeholder fd. Map names are
+/// checked separately, by [`Datum::resolve_maps`].
 pub struct NoFds;
 impl FdResolver for NoFds {
-    fn map_fd(&self, _: &str) -> Result<u32, String> {
+    fn map_fd(&self, _: &MapName) -> Result<u32, String> {
         Ok(0)
     }
 }
 
 impl Datum {
+    /// Resolve every `{map_fd: NAME}` in this datum to the index of the case's map of that
+    /// name, or say which maps there are.
+    pub fn resolve_maps(&mut self, names: &[&str]) -> Result<(), String> {
+        match self {
+            Datum::MapFd(m) => match names.iter().position(|n| *n == m.name) {
+                Some(i) => {
+                    m.index = Some(i);
+                    Ok(())
+                }
+                None => Err(format!(
+                    "unknown map `{}` in a map fd value, declared maps: {}",
+                    m.name,
+                    if names.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )),
+            },
+            Datum::PerCpu(values) => values.iter_mut().try_for_each(|v| v.resolve_maps(names)),
+            Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) => Ok(()),
+        }
+    }
+
     /// Encode at exactly `size` bytes. Per-CPU data is refused here: see [`Datum::encode_percpu`].
     pub fn encode(&self, size: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
+        within_limit("data", size)?;
         match self {
             Datum::Int(v) => int_bytes(*v, size, false),
             Datum::Bytes(b) => {
@@ -163,6 +220,7 @@ impl Datum {
     /// rounded up to 8 bytes. A plain datum is written to every CPU's slot.
     pub fn encode_percpu(&self, value_size: usize, ncpus: usize, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         let slot = value_size.div_ceil(8) * 8;
+        within_limit("a per-CPU value", slot.saturating_mul(ncpus))?;
         let slots: Vec<&Datum> = match self {
             Datum::PerCpu(values) if values.len() == ncpus => values.iter().collect(),
             Datum::PerCpu(values) => {
@@ -214,7 +272,7 @@ impl fmt::Display for Datum {
                 let parts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                 write!(f, "percpu[{}]", parts.join(","))
             }
-            Datum::MapFd(name) => write!(f, "fd({name})"),
+            Datum::MapFd(m) => write!(f, "fd({})", m.name),
         }
     }
 }
@@ -273,7 +331,10 @@ impl<'de> Deserialize<'de> for Datum {
                         Datum::PerCpu(values)
                     }
                     // `{map: NAME}` is how results show a map-in-map value; accepted as input too.
-                    "map_fd" | "map" => Datum::MapFd(map.next_value::<String>()?),
+                    "map_fd" | "map" => Datum::MapFd(MapName {
+                        name: map.next_value::<String>()?,
+                        index: None,
+                    }),
                     other => {
                         return Err(de::Error::custom(format!(
                             "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map"
@@ -354,6 +415,12 @@ mod tests {
             Datum::Int(256).encode(1, &NoFds).unwrap_err(),
             "256 does not fit in 1 bytes"
         );
+        // A declared size of 4 GiB is refused, not allocated (it used to overflow or abort).
+        assert_eq!(
+            Datum::Int(1).encode(u32::MAX as usize, &NoFds).unwrap_err(),
+            "data of 4294967295 bytes is more than the 64 MiB the harness encodes"
+        );
+        assert!(Datum::Int(1).encode_percpu(u32::MAX as usize, 2, &NoFds).is_err());
         // key_size 0 (queues, stacks): only 0 fits, and it is no bytes at all.
         assert_eq!(Datum::Int(0).encode(0, &NoFds).unwrap(), Vec::<u8>::new());
         assert_eq!(
@@ -389,6 +456,9 @@ mod tests {
         assert_eq!(parse_hex("0x0a0b").unwrap(), vec![10, 11]);
         assert!(parse_hex("abc").unwrap_err().contains("odd number"));
         assert!(parse_hex("zz").unwrap_err().contains("not hex"));
+        // Found by the parser fuzzer: a multi-byte character used to panic on slicing.
+        assert!(parse_hex("7cࠀd7e").unwrap_err().contains("not hex"));
+        assert!(parse_hex("é0").unwrap_err().contains("not hex"));
         assert!(Datum::Bytes(vec![1]).encode(2, &NoFds).is_err());
     }
 
@@ -419,7 +489,13 @@ mod tests {
         assert_eq!(d[2], Datum::Bytes(vec![10, 11]));
         assert_eq!(d[3].encode(7, &NoFds).unwrap(), vec![24, 0, 0, 0, 0, 1, 0xff]);
         assert_eq!(d[4], Datum::PerCpu(vec![Datum::Int(1), Datum::Int(2)]));
-        assert_eq!(d[5], Datum::MapFd("inner".into()));
+        assert_eq!(
+            d[5],
+            Datum::MapFd(MapName {
+                name: "inner".into(),
+                index: None
+            })
+        );
         assert_eq!(d[3].to_string(), "[u32:24 be16:0x0001 hex:ff]");
     }
 }

@@ -3,6 +3,8 @@ pub mod data;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod render;
+mod steps;
 
 pub use data::Datum;
 pub use model::{Case, Expect, MapDef, Op, ProgCall, Step};

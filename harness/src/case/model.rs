@@ -1,6 +1,8 @@
 //! A validated case: maps with numeric attributes and steps that refer to maps by index.
 //! Built by [`super::parse`]; consumed by the executor. Nothing here touches a kernel.
 use super::data::Datum;
+use crate::outcome::Ret;
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -20,11 +22,11 @@ pub struct Case {
 pub struct MapDef {
     /// The name steps use for this map.
     pub name: String,
-    pub map_type: u32,
+    pub map_type: MapType,
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
-    pub map_flags: u32,
+    pub map_flags: MapFlags,
     pub map_extra: u64,
     pub numa_node: u32,
     /// Index of the map whose fd is passed as `inner_map_fd` (map-in-map types).
@@ -35,13 +37,21 @@ pub struct MapDef {
 
 impl MapDef {
     pub fn is_percpu(&self) -> bool {
-        // BPF_MAP_TYPE_PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
-        matches!(self.map_type, 5 | 6 | 10 | 21)
+        self.map_type.is_percpu()
     }
 
     /// Outer maps whose syscall lookups return map ids.
     pub fn is_map_in_map(&self) -> bool {
-        matches!(self.map_type, 12 | 13)
+        self.map_type.is_map_in_map()
+    }
+
+    /// The declaration as bpf(2) would report it, for comparing with a map got from a pin
+    /// or by id: `type key_size K value_size V max_entries M`.
+    pub fn layout(&self) -> String {
+        format!(
+            "{} key_size {} value_size {} max_entries {}",
+            self.map_type, self.key_size, self.value_size, self.max_entries
+        )
     }
 }
 
@@ -63,12 +73,12 @@ pub enum Op {
         map: usize,
         key: Datum,
         value: Datum,
-        flags: u64,
+        flags: ElemFlags,
     },
     Lookup {
         map: usize,
         key: Datum,
-        flags: u64,
+        flags: ElemFlags,
     },
     /// `key: None` passes a NULL key (maps without keys).
     Delete {
@@ -82,13 +92,13 @@ pub enum Op {
     LookupAndDelete {
         map: usize,
         key: Option<Datum>,
-        flags: u64,
+        flags: ElemFlags,
     },
     /// Queue/stack/bloom filter: update with a NULL key.
     Push {
         map: usize,
         value: Datum,
-        flags: u64,
+        flags: ElemFlags,
     },
     /// Queue/stack: lookup_and_delete with a NULL key.
     Pop {
@@ -112,7 +122,7 @@ pub enum Op {
     UpdateBatch {
         map: usize,
         entries: Vec<(Datum, Datum)>,
-        flags: u64,
+        flags: ElemFlags,
     },
     /// Every entry through BPF_MAP_LOOKUP_BATCH in batches of `batch`, sorted by key.
     LookupBatch {
@@ -193,12 +203,10 @@ pub enum ProgCall {
 }
 
 impl ProgCall {
-    pub const NAMES: &'static str = "lookup, update, delete, push, pop, peek, ringbuf_output, for_each, lookup_percpu";
-
     fn describe(&self) -> String {
         let flags = |f: &u64| match f {
             0 => String::new(),
-            f => format!(" flags={}", elem_flag_names(*f)),
+            f => format!(" flags={}", ElemFlags(*f).names()),
         };
         match self {
             ProgCall::Lookup { key } => format!("lookup key={key}"),
@@ -246,9 +254,9 @@ impl Op {
     /// step's label in results and snapshots.
     pub fn describe(&self, maps: &[MapDef]) -> String {
         let m = &maps[self.map()].name;
-        let flags = |f: &u64| match f {
-            0 => String::new(),
-            f => format!(" flags={}", elem_flag_names(*f)),
+        let flags = |f: &ElemFlags| match *f {
+            ElemFlags::ANY => String::new(),
+            f => format!(" flags={}", f.names()),
         };
         match self {
             Op::Create { .. } => format!("create {m}"),
@@ -292,30 +300,11 @@ impl Op {
     }
 }
 
-/// `noexist`, `exist|lock`, … for a flags word.
-pub fn elem_flag_names(flags: u64) -> String {
-    let mut names = Vec::new();
-    match flags & 3 {
-        0 => {}
-        1 => names.push("noexist"),
-        2 => names.push("exist"),
-        _ => names.push("noexist|exist"),
-    }
-    if flags & 4 != 0 {
-        names.push("lock");
-    }
-    if names.is_empty() {
-        "any".into()
-    } else {
-        names.join("|")
-    }
-}
-
 /// An invariant a step's result must satisfy on every kernel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
     Ok,
-    Errno(String),
+    Errno(Errno),
     Value(Datum),
     Key(Datum),
     Entries(Vec<(Datum, Datum)>),
@@ -324,6 +313,20 @@ pub enum Expect {
         ret: i64,
         value: Option<Datum>,
     },
+}
+
+impl Expect {
+    /// Resolve the map references (`{map_fd: NAME}`) of the expected data.
+    pub fn resolve_maps(&mut self, names: &[&str]) -> Result<(), String> {
+        match self {
+            Expect::Ok | Expect::Errno(_) | Expect::Ret { value: None, .. } => Ok(()),
+            Expect::Value(d) | Expect::Key(d) | Expect::Ret { value: Some(d), .. } => d.resolve_maps(names),
+            Expect::Entries(entries) => entries.iter_mut().try_for_each(|(k, v)| {
+                k.resolve_maps(names)?;
+                v.resolve_maps(names)
+            }),
+        }
+    }
 }
 
 impl fmt::Display for Expect {
@@ -337,8 +340,8 @@ impl fmt::Display for Expect {
                 let parts: Vec<String> = e.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(f, "entries [{}]", parts.join(" "))
             }
-            Expect::Ret { ret, value: None } => write!(f, "ret {}", crate::outcome::Ret(*ret)),
-            Expect::Ret { ret, value: Some(v) } => write!(f, "ret {} value {v}", crate::outcome::Ret(*ret)),
+            Expect::Ret { ret, value: None } => write!(f, "ret {}", Ret(*ret)),
+            Expect::Ret { ret, value: Some(v) } => write!(f, "ret {} value {v}", Ret(*ret)),
         }
     }
 }

@@ -1,12 +1,15 @@
 //! YAML → [`Case`], with every error located at file:line:column.
 //!
-//! Two passes: serde-saphyr turns the text into the `Raw*` structs below (syntax, unknown
-//! fields, value forms — its errors carry a location), then [`validate`] resolves names
-//! (map types, flags, map references, errnos) and checks sizes, using the `Spanned`
+//! Two passes: serde-saphyr turns the text into the `Raw*` types (here and in
+//! [`super::steps`]: syntax, step kinds and their required and allowed arguments, value
+//! forms — its errors carry a location), then [`validate`] resolves names (map types,
+//! flags, map references, errnos) and checks sizes and pin paths, using the `Spanned`
 //! locations kept for exactly that.
 use super::data::{Datum, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
-use super::names::{ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES};
+use super::names::{Table, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
+use super::steps::{self, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -53,162 +56,6 @@ struct RawMap {
     name: Option<Spanned<String>>,
 }
 
-/// One name or a list of names: `flags: noexist` or `flags: [exist, lock]`.
-struct Names(Vec<String>);
-
-impl<'de> Deserialize<'de> for Names {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Names;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a flag name or a list of flag names")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Names, E> {
-                Ok(Names(vec![v.to_string()]))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Names, A::Error> {
-                let mut names = Vec::new();
-                while let Some(n) = seq.next_element::<String>()? {
-                    names.push(n);
-                }
-                Ok(Names(names))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MapArg {
-    map: Spanned<String>,
-}
-
-/// The arguments of every step kind, as one struct: each kind says which it takes
-/// ([`arg_rules`]), and anything else given is an error rather than ignored.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Args {
-    map: Spanned<String>,
-    #[serde(default)]
-    op: Option<Spanned<String>>,
-    #[serde(default)]
-    key: Option<Spanned<Datum>>,
-    #[serde(default)]
-    value: Option<Spanned<Datum>>,
-    #[serde(default)]
-    flags: Option<Spanned<Names>>,
-    #[serde(default)]
-    entries: Option<Vec<KeyValue>>,
-    #[serde(default)]
-    keys: Option<Vec<Datum>>,
-    #[serde(default)]
-    batch: Option<u32>,
-    #[serde(default)]
-    cpu: Option<u32>,
-    #[serde(default)]
-    program: Option<String>,
-    #[serde(default)]
-    packets: Option<u32>,
-    #[serde(default)]
-    path: Option<String>,
-}
-
-impl Args {
-    fn present(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        let mut add = |yes: bool, name| {
-            if yes {
-                v.push(name)
-            }
-        };
-        add(self.key.is_some(), "key");
-        add(self.value.is_some(), "value");
-        add(self.flags.is_some(), "flags");
-        add(self.entries.is_some(), "entries");
-        add(self.keys.is_some(), "keys");
-        add(self.batch.is_some(), "batch");
-        add(self.cpu.is_some(), "cpu");
-        add(self.program.is_some(), "program");
-        add(self.packets.is_some(), "packets");
-        add(self.path.is_some(), "path");
-        v
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyValue {
-    key: Datum,
-    value: Datum,
-}
-
-/// A step: exactly one operation key, plus an optional `expect`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    create: Option<Spanned<MapArg>>,
-    update: Option<Spanned<Args>>,
-    lookup: Option<Spanned<Args>>,
-    delete: Option<Spanned<Args>>,
-    get_next_key: Option<Spanned<Args>>,
-    lookup_and_delete: Option<Spanned<Args>>,
-    push: Option<Spanned<Args>>,
-    pop: Option<Spanned<MapArg>>,
-    peek: Option<Spanned<Args>>,
-    dump: Option<Spanned<MapArg>>,
-    close: Option<Spanned<MapArg>>,
-    freeze: Option<Spanned<MapArg>>,
-    update_batch: Option<Spanned<Args>>,
-    lookup_batch: Option<Spanned<Args>>,
-    lookup_and_delete_batch: Option<Spanned<Args>>,
-    delete_batch: Option<Spanned<Args>>,
-    prog: Option<Spanned<Args>>,
-    traffic: Option<Spanned<Args>>,
-    pin: Option<Spanned<Args>>,
-    get_pinned: Option<Spanned<Args>>,
-    get_by_id: Option<Spanned<MapArg>>,
-    expect: Option<Spanned<Expect>>,
-}
-
-const STEP_KINDS: &str = "create, update, lookup, delete, get_next_key, lookup_and_delete, push, pop, \
-peek, dump, close, freeze, update_batch, lookup_batch, lookup_and_delete_batch, delete_batch, prog, traffic, \
-pin, get_pinned, get_by_id";
-
-/// Flags of bpf_ringbuf_output(): BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP.
-const RINGBUF_FLAGS: super::names::Table = super::names::Table {
-    what: "ring buffer flag",
-    entries: &[("no_wakeup", 1), ("force_wakeup", 2)],
-};
-
-/// The arguments a step kind requires and those it allows (`map` always; `op` for `prog`).
-fn arg_rules(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    Some(match kind {
-        "update" => (&["key", "value"], &["key", "value", "flags"]),
-        "lookup" => (&["key"], &["key", "flags"]),
-        "delete" => (&[], &["key"]),
-        "get_next_key" => (&[], &["key"]),
-        "lookup_and_delete" => (&[], &["key", "flags"]),
-        "push" => (&["value"], &["value", "flags"]),
-        "peek" => (&[], &["value"]),
-        "update_batch" => (&["entries"], &["entries", "flags"]),
-        "lookup_batch" | "lookup_and_delete_batch" => (&[], &["batch"]),
-        "delete_batch" => (&["keys"], &["keys"]),
-        "traffic" => (&["packets"], &["packets"]),
-        "pin" | "get_pinned" => (&["path"], &["path"]),
-        "prog lookup" => (&["key"], &["key", "program"]),
-        "prog update" => (&["key", "value"], &["key", "value", "flags", "program"]),
-        "prog delete" => (&["key"], &["key", "program"]),
-        "prog push" => (&["value"], &["value", "flags", "program"]),
-        "prog pop" | "prog for_each" => (&[], &["program"]),
-        "prog peek" => (&[], &["value", "program"]),
-        "prog ringbuf_output" => (&["value"], &["value", "flags", "program"]),
-        "prog lookup_percpu" => (&["key", "cpu"], &["key", "cpu", "program"]),
-        _ => return None,
-    })
-}
-
 impl<'de> Deserialize<'de> for Expect {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -221,8 +68,8 @@ impl<'de> Deserialize<'de> for Expect {
                 if v == "ok" {
                     return Ok(Expect::Ok);
                 }
-                ERRNOS.lookup(v).map_err(|e| E::custom(format!("{e}, or `ok`")))?;
-                Ok(Expect::Errno(v.to_string()))
+                let errno = ERRNOS.lookup(v).map_err(|e| E::custom(format!("{e}, or `ok`")))?;
+                Ok(Expect::Errno(Errno(errno as i32)))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expect, A::Error> {
                 let (mut ret, mut value, mut key, mut entries) = (None, None, None, None);
@@ -275,8 +122,90 @@ fn token_at(text: &str, line: u64, column: u64) -> Option<String> {
     (!token.is_empty()).then(|| token.to_string())
 }
 
+/// A flow collection (`{…}` or `[…]`) that is still open where the block structure
+/// resumes (a later line at or left of the opening line's indentation) or at the end of
+/// the text: its 1-based line and column, whether it is a mapping, and the line where it
+/// should have been closed (`None`: the end of the file).
+///
+/// YAML itself reads on: `{type: hash, key_size: 4` followed by a newline makes the next
+/// lines part of the scalar `4 …`, and the parser then reports that scalar — not the
+/// missing `}`. Quoted strings and comments are skipped; in block context a bracket opens
+/// a flow collection only where a value starts (after `key:`, `-` or at the line start).
+fn unclosed_flow(text: &str) -> Option<(u64, u64, bool, Option<u64>)> {
+    // (line, column, is mapping, indentation of the opening line)
+    let mut open: Vec<(u64, u64, bool, usize)> = Vec::new();
+    for (i, row) in text.lines().enumerate() {
+        let line = i as u64 + 1;
+        let trimmed = row.trim_start();
+        let indent = row.len() - trimmed.len();
+        if let Some(&(l, c, mapping, opened_indent)) = open.first() {
+            if !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= opened_indent {
+                return Some((l, c, mapping, Some(line)));
+            }
+        }
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        let mut prev: Option<char> = None;
+        for (j, ch) in row.chars().enumerate() {
+            if let Some(q) = quote {
+                if escaped {
+                    escaped = false;
+                } else if q == '"' && ch == '\\' {
+                    escaped = true;
+                } else if ch == q {
+                    quote = None;
+                    prev = Some(ch);
+                }
+                continue;
+            }
+            let value_start = matches!(prev, None | Some(':' | '-' | '?' | ',' | '{' | '['));
+            match ch {
+                '#' if j == 0
+                    || row[..row.char_indices().nth(j).map_or(0, |(b, _)| b)].ends_with(char::is_whitespace) =>
+                {
+                    break
+                }
+                '"' | '\'' if value_start => quote = Some(ch),
+                '{' | '[' if !open.is_empty() || value_start => {
+                    open.push((line, j as u64 + 1, ch == '{', indent));
+                }
+                '}' | ']' if !open.is_empty() => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            if !ch.is_whitespace() {
+                prev = Some(ch);
+            }
+        }
+    }
+    open.first().map(|&(l, c, mapping, _)| (l, c, mapping, None))
+}
+
 fn yaml_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> CaseError {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    // An unclosed flow collection before the error is its cause: say that, where it opened.
+    if let Some((l, c, mapping, until)) = unclosed_flow(text) {
+        if (line, column) >= (l, c) || line == 0 {
+            let (what, close, item) = if mapping {
+                ("flow mapping", '}', "entry")
+            } else {
+                ("flow sequence", ']', "item")
+            };
+            let by = match until {
+                Some(next) => format!("before line {next}, which is back at block indentation"),
+                None => "before the end of the file".to_string(),
+            };
+            return CaseError {
+                file: file.to_path_buf(),
+                line: l,
+                column: c,
+                message: format!(
+                    "{what} opened here is not closed: expected `{close}` (or `,` and another {item}) {by}"
+                ),
+            };
+        }
+    }
     // The rendered error repeats the location and a source snippet; the first line is the message.
     let rendered = err.to_string();
     let message = rendered
@@ -347,15 +276,15 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
         );
     }
 
-    let names: Vec<&String> = raw.maps.keys().collect();
+    let names: Vec<&str> = raw.maps.keys().map(|n| n.as_str()).collect();
     let mut maps = Vec::new();
     for (i, (name, spanned)) in raw.maps.iter().enumerate() {
         let m = &spanned.value;
         let map_type = match MAP_TYPES.lookup(&m.map_type.value) {
-            Ok(t) => t as u32,
+            Ok(t) => MapType(t as u32),
             Err(e) => {
                 errors.at(&m.map_type, e);
-                0
+                MapType(0)
             }
         };
         let mut map_flags = 0u32;
@@ -368,7 +297,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             }
         }
         let inner = m.inner.as_ref().and_then(|inner| {
-            let found = names.iter().position(|n| **n == inner.value);
+            let found = names.iter().position(|n| *n == inner.value);
             match found {
                 Some(j) if j < i => Some(j),
                 Some(_) => {
@@ -401,7 +330,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             key_size: m.key_size,
             value_size: m.value_size,
             max_entries: m.max_entries,
-            map_flags,
+            map_flags: MapFlags(map_flags),
             map_extra: m.map_extra,
             numa_node: m.numa_node,
             inner,
@@ -411,8 +340,14 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
 
     let mut steps = Vec::new();
     for raw_step in &raw.steps {
+        let expect = raw_step.value.expect.as_ref().map(|e| {
+            let mut expect = e.value.clone();
+            if let Err(why) = expect.resolve_maps(&names) {
+                errors.at(e, why);
+            }
+            expect
+        });
         if let Some(op) = step_op(&mut errors, &names, &maps, raw_step) {
-            let expect = raw_step.value.expect.as_ref().map(|e| e.value.clone());
             steps.push(Step {
                 op,
                 expect,
@@ -435,8 +370,18 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
     }
 }
 
-fn join(names: &[&String]) -> String {
-    let v: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+/// A datum with its map references resolved (errors recorded at `at`: the datum's own
+/// span or an enclosing one).
+fn resolved_at<T>(errors: &mut Errors, names: &[&str], at: &Spanned<T>, datum: &Datum) -> Datum {
+    let mut d = datum.clone();
+    if let Err(why) = d.resolve_maps(names) {
+        errors.at(at, why);
+    }
+    d
+}
+
+fn join(names: &[&str]) -> String {
+    let v = names;
     if v.is_empty() {
         "(none)".into()
     } else {
@@ -445,177 +390,181 @@ fn join(names: &[&String]) -> String {
 }
 
 /// Turn one raw step into an [`Op`], recording what is wrong with it.
-fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spanned<RawStep>) -> Option<Op> {
-    let s = &step.value;
-    let mut kinds: Vec<&str> = Vec::new();
-    macro_rules! present {
-        ($($field:ident),*) => { $( if s.$field.is_some() { kinds.push(stringify!($field)); } )* };
-    }
-    present!(
-        create,
-        update,
-        lookup,
-        delete,
-        get_next_key,
-        lookup_and_delete,
-        push,
-        pop,
-        peek,
-        dump,
-        close,
-        freeze,
-        update_batch,
-        lookup_batch,
-        lookup_and_delete_batch,
-        delete_batch,
-        prog,
-        traffic,
-        pin,
-        get_pinned,
-        get_by_id
-    );
-    match kinds.len() {
-        1 => {}
-        0 => {
-            errors.at(step, format!("a step needs one operation, one of: {STEP_KINDS}"));
+fn step_op(errors: &mut Errors, names: &[&str], maps: &[MapDef], step: &Spanned<RawStep>) -> Option<Op> {
+    let op = match step.value.ops.as_slice() {
+        [(_, op)] => op,
+        [] => {
+            errors.at(step, format!("a step needs one operation, one of: {}", steps::kinds()));
             return None;
         }
-        _ => {
+        more => {
+            let kinds: Vec<&str> = more.iter().map(|(k, _)| k.as_str()).collect();
             errors.at(step, format!("a step has one operation, found {}", kinds.join(" and ")));
             return None;
         }
-    }
-
-    let map_index = |errors: &mut Errors, map: &Spanned<String>| -> Option<usize> {
-        let found = names.iter().position(|n| **n == map.value);
-        if found.is_none() {
-            errors.at(
+    };
+    let mut c = Checker { errors, names, maps };
+    Some(match op {
+        RawOp::Create(a) => Op::Create { map: c.map(&a.map)? },
+        RawOp::Pop(a) => Op::Pop { map: c.map(&a.map)? },
+        RawOp::Dump(a) => Op::Dump { map: c.map(&a.map)? },
+        RawOp::Close(a) => Op::Close { map: c.map(&a.map)? },
+        RawOp::Freeze(a) => Op::Freeze { map: c.map(&a.map)? },
+        RawOp::GetById(a) => Op::GetById { map: c.map(&a.map)? },
+        RawOp::Update(a) => {
+            let map = c.map(&a.map)?;
+            Op::Update {
                 map,
-                format!("unknown map `{}`, declared maps: {}", map.value, join(names)),
+                key: c.key(map, &a.key),
+                value: c.value(map, &a.value, Use::Syscall),
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
+            }
+        }
+        RawOp::Lookup(a) => {
+            let map = c.map(&a.map)?;
+            Op::Lookup {
+                map,
+                key: c.key(map, &a.key),
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
+            }
+        }
+        RawOp::Delete(a) => {
+            let map = c.map(&a.map)?;
+            Op::Delete {
+                map,
+                key: a.key.as_ref().map(|k| c.key(map, k)),
+            }
+        }
+        RawOp::GetNextKey(a) => {
+            let map = c.map(&a.map)?;
+            Op::GetNextKey {
+                map,
+                key: a.key.as_ref().map(|k| c.key(map, k)),
+            }
+        }
+        RawOp::LookupAndDelete(a) => {
+            let map = c.map(&a.map)?;
+            Op::LookupAndDelete {
+                map,
+                key: a.key.as_ref().map(|k| c.key(map, k)),
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
+            }
+        }
+        RawOp::Push(a) => {
+            let map = c.map(&a.map)?;
+            Op::Push {
+                map,
+                value: c.value(map, &a.value, Use::Syscall),
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
+            }
+        }
+        RawOp::Peek(a) => {
+            let map = c.map(&a.map)?;
+            Op::Peek {
+                map,
+                value: a.value.as_ref().map(|v| c.value(map, v, Use::Syscall)),
+            }
+        }
+        RawOp::UpdateBatch(a) => {
+            let map = c.map(&a.map)?;
+            let entries = a
+                .entries
+                .iter()
+                .map(|kv| (c.resolved_at(kv, &kv.value.key), c.resolved_at(kv, &kv.value.value)))
+                .collect();
+            Op::UpdateBatch {
+                map,
+                entries,
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
+            }
+        }
+        RawOp::LookupBatch(a) => {
+            let map = c.map(&a.map)?;
+            Op::LookupBatch {
+                map,
+                batch: a.batch.unwrap_or(maps[map].max_entries.max(1)),
+            }
+        }
+        RawOp::LookupAndDeleteBatch(a) => {
+            let map = c.map(&a.map)?;
+            Op::LookupAndDeleteBatch {
+                map,
+                batch: a.batch.unwrap_or(maps[map].max_entries.max(1)),
+            }
+        }
+        RawOp::DeleteBatch(a) => {
+            let map = c.map(&a.map)?;
+            Op::DeleteBatch {
+                map,
+                keys: a.keys.iter().map(|k| c.resolved_at(k, &k.value)).collect(),
+            }
+        }
+        RawOp::Traffic(a) => Op::Traffic {
+            map: c.map(&a.map)?,
+            packets: a.packets,
+        },
+        RawOp::Pin(a) => Op::Pin {
+            map: c.map(&a.map)?,
+            path: c.pin_path(&a.path)?,
+        },
+        RawOp::GetPinned(a) => Op::GetPinned {
+            map: c.map(&a.map)?,
+            path: c.pin_path(&a.path)?,
+        },
+        RawOp::Prog(RawProg(p)) => c.prog(p)?,
+    })
+}
+
+/// How a step uses a value, for checking its size.
+#[derive(Clone, Copy, PartialEq)]
+enum Use {
+    /// bpf(2): the map's value (per-CPU maps: `percpu:` or one value for every CPU).
+    Syscall,
+    /// A program sees one CPU's value.
+    Prog,
+    /// A ring buffer record has any size.
+    Record,
+}
+
+/// Resolves and checks a step's arguments against the case's maps, recording errors.
+struct Checker<'e, 'f, 'n> {
+    errors: &'e mut Errors<'f>,
+    names: &'n [&'n str],
+    maps: &'n [MapDef],
+}
+
+impl Checker<'_, '_, '_> {
+    fn map(&mut self, map: &Spanned<String>) -> Option<usize> {
+        let found = self.names.iter().position(|n| *n == map.value);
+        if found.is_none() {
+            self.errors.at(
+                map,
+                format!("unknown map `{}`, declared maps: {}", map.value, join(self.names)),
             );
         }
         found
-    };
-
-    macro_rules! simple {
-        ($field:ident, $variant:ident) => {
-            if let Some(a) = &s.$field {
-                let map = map_index(errors, &a.value.map)?;
-                return Some(Op::$variant { map });
-            }
-        };
-    }
-    simple!(create, Create);
-    simple!(pop, Pop);
-    simple!(dump, Dump);
-    simple!(close, Close);
-    simple!(freeze, Freeze);
-
-    simple!(get_by_id, GetById);
-
-    let (kind, args) = [
-        ("update", &s.update),
-        ("lookup", &s.lookup),
-        ("delete", &s.delete),
-        ("get_next_key", &s.get_next_key),
-        ("lookup_and_delete", &s.lookup_and_delete),
-        ("push", &s.push),
-        ("peek", &s.peek),
-        ("update_batch", &s.update_batch),
-        ("lookup_batch", &s.lookup_batch),
-        ("lookup_and_delete_batch", &s.lookup_and_delete_batch),
-        ("delete_batch", &s.delete_batch),
-        ("prog", &s.prog),
-        ("traffic", &s.traffic),
-        ("pin", &s.pin),
-        ("get_pinned", &s.get_pinned),
-    ]
-    .into_iter()
-    .find_map(|(k, a)| a.as_ref().map(|a| (k, a)))?;
-    let a = &args.value;
-    let map = map_index(errors, &a.map)?;
-    let def = &maps[map];
-
-    // `prog` names its helper in `op`; other kinds take no `op`.
-    let rule_name = match (kind, &a.op) {
-        ("prog", Some(op)) => {
-            if arg_rules(&format!("prog {}", op.value)).is_none() {
-                errors.at(
-                    op,
-                    format!(
-                        "unknown program op `{}`, expected one of: {}",
-                        op.value,
-                        ProgCall::NAMES
-                    ),
-                );
-                return None;
-            }
-            format!("prog {}", op.value)
-        }
-        ("prog", None) => {
-            errors.at(args, format!("`prog` needs `op`, one of: {}", ProgCall::NAMES));
-            return None;
-        }
-        (_, Some(op)) => {
-            errors.at(op, format!("`{kind}` takes no `op`"));
-            return None;
-        }
-        (_, None) => kind.to_string(),
-    };
-    let (required, allowed) = arg_rules(&rule_name).expect("every kind has rules");
-    let present = a.present();
-    let mut ok = true;
-    for need in required {
-        if !present.contains(need) {
-            errors.at(args, format!("`{rule_name}` needs `{need}`"));
-            ok = false;
-        }
-    }
-    for given in &present {
-        if !allowed.contains(given) {
-            errors.at(args, format!("`{rule_name}` takes no `{given}`"));
-            ok = false;
-        }
-    }
-    if !ok {
-        return None;
     }
 
-    let flag_table = if rule_name == "prog ringbuf_output" {
-        &RINGBUF_FLAGS
-    } else {
-        &ELEM_FLAGS
-    };
-    let flags = match &a.flags {
-        None => 0,
-        Some(f) => {
-            let mut bits = 0;
-            for name in &f.value.0 {
-                match flag_table.lookup(name) {
-                    Ok(v) => bits |= v,
-                    Err(e) => {
-                        errors.at(f, e);
-                        return None;
-                    }
-                }
-            }
-            bits
-        }
-    };
+    fn resolved_at<T>(&mut self, at: &Spanned<T>, datum: &Datum) -> Datum {
+        resolved_at(self.errors, self.names, at, datum)
+    }
 
-    // Sizes are checked now, so a case with a 3-byte key for a 4-byte map fails `check`.
-    let key = a.key.as_ref().map(|k| {
-        if let Err(e) = k.value.encode(def.key_size as usize, &NoFds) {
-            errors.at(k, format!("key for map `{}`: {e}", def.name));
+    /// Sizes are checked now, so a case with a 3-byte key for a 4-byte map fails `check`.
+    fn key(&mut self, map: usize, key: &Spanned<Datum>) -> Datum {
+        let def = &self.maps[map];
+        let datum = self.resolved_at(key, &key.value);
+        if let Err(e) = datum.encode(def.key_size as usize, &NoFds) {
+            self.errors.at(key, format!("key for map `{}`: {e}", def.name));
         }
-        k.value.clone()
-    });
-    // A program sees one CPU's value of a per-CPU map; ring buffer data has any size.
-    let plain_value = kind == "prog";
-    let value = a.value.as_ref().map(|v| {
-        let checked = match &v.value {
-            _ if rule_name == "prog ringbuf_output" => v.value.encode_natural(&NoFds).map(|_| ()),
-            Datum::PerCpu(_) if plain_value => Err("a program writes one CPU's value: no `percpu:`".into()),
+        datum
+    }
+
+    fn value(&mut self, map: usize, value: &Spanned<Datum>, how: Use) -> Datum {
+        let def = &self.maps[map];
+        let datum = self.resolved_at(value, &value.value);
+        let checked = match &datum {
+            _ if how == Use::Record => datum.encode_natural(&NoFds).map(|_| ()),
+            Datum::PerCpu(_) if how == Use::Prog => Err("a program writes one CPU's value: no `percpu:`".into()),
             Datum::PerCpu(_) if !def.is_percpu() => Err(format!("map `{}` is not a per-CPU map", def.name)),
             Datum::PerCpu(slots) => slots
                 .iter()
@@ -623,81 +572,91 @@ fn step_op(errors: &mut Errors, names: &[&String], maps: &[MapDef], step: &Spann
             plain => plain.encode(def.value_size as usize, &NoFds).map(|_| ()),
         };
         if let Err(e) = checked {
-            errors.at(v, format!("value for map `{}`: {e}", def.name));
+            self.errors.at(value, format!("value for map `{}`: {e}", def.name));
         }
-        v.value.clone()
-    });
-    let batch = a.batch.unwrap_or(def.max_entries.max(1));
+        datum
+    }
 
-    Some(match rule_name.as_str() {
-        "update" => Op::Update {
-            map,
-            key: key?,
-            value: value?,
-            flags,
-        },
-        "lookup" => Op::Lookup { map, key: key?, flags },
-        "delete" => Op::Delete { map, key },
-        "get_next_key" => Op::GetNextKey { map, key },
-        "lookup_and_delete" => Op::LookupAndDelete { map, key, flags },
-        "push" => Op::Push {
-            map,
-            value: value?,
-            flags,
-        },
-        "peek" => Op::Peek { map, value },
-        "update_batch" => Op::UpdateBatch {
-            map,
-            entries: a
-                .entries
-                .iter()
-                .flatten()
-                .map(|kv| (kv.key.clone(), kv.value.clone()))
-                .collect(),
-            flags,
-        },
-        "lookup_batch" => Op::LookupBatch { map, batch },
-        "lookup_and_delete_batch" => Op::LookupAndDeleteBatch { map, batch },
-        "delete_batch" => Op::DeleteBatch {
-            map,
-            keys: a.keys.clone().unwrap_or_default(),
-        },
-        "traffic" => Op::Traffic {
-            map,
-            packets: a.packets?,
-        },
-        "pin" => Op::Pin {
-            map,
-            path: a.path.clone()?,
-        },
-        "get_pinned" => Op::GetPinned {
-            map,
-            path: a.path.clone()?,
-        },
-        prog => {
-            let call = match prog.trim_start_matches("prog ") {
-                "lookup" => ProgCall::Lookup { key: key? },
-                "update" => ProgCall::Update {
-                    key: key?,
-                    value: value?,
-                    flags,
-                },
-                "delete" => ProgCall::Delete { key: key? },
-                "push" => ProgCall::Push { value: value?, flags },
-                "pop" => ProgCall::Pop,
-                "peek" => ProgCall::Peek { value },
-                "ringbuf_output" => ProgCall::RingbufOutput { data: value?, flags },
-                "for_each" => ProgCall::ForEach { flags },
-                "lookup_percpu" => ProgCall::LookupPercpu { key: key?, cpu: a.cpu? },
-                other => unreachable!("arg_rules knows no `{other}`"),
-            };
-            Op::Prog {
-                map,
-                program: a.program.clone().unwrap_or_else(|| "a".into()),
-                call,
+    fn flags(&mut self, flags: &Option<Spanned<Names>>, table: &Table) -> Option<u64> {
+        let mut bits = 0;
+        for name in flags.iter().flat_map(|f| f.value.0.iter().map(move |n| (f, n))) {
+            match table.lookup(name.1) {
+                Ok(v) => bits |= v,
+                Err(e) => {
+                    self.errors.at(name.0, e);
+                    return None;
+                }
             }
         }
-    })
+        Some(bits)
+    }
+
+    /// A relative pin path is below the case's own bpffs folder, and must stay there.
+    fn pin_path(&mut self, path: &Spanned<String>) -> Option<String> {
+        if !path.value.starts_with('/')
+            && Path::new(&path.value)
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            self.errors.at(
+                path,
+                format!(
+                    "pin path `{}` leaves the case's bpffs folder: a relative path may not contain `..` \
+                     (write an absolute path to pin elsewhere)",
+                    path.value
+                ),
+            );
+            return None;
+        }
+        Some(path.value.clone())
+    }
+
+    fn prog(&mut self, p: &RawProgOp) -> Option<Op> {
+        let (map, program) = match p {
+            RawProgOp::Lookup(a) | RawProgOp::Delete(a) => (&a.map, &a.program),
+            RawProgOp::Update(a) => (&a.map, &a.program),
+            RawProgOp::Push(a) | RawProgOp::RingbufOutput(a) => (&a.map, &a.program),
+            RawProgOp::Pop(a) | RawProgOp::ForEach(a) => (&a.map, &a.program),
+            RawProgOp::Peek(a) => (&a.map, &a.program),
+            RawProgOp::LookupPercpu(a) => (&a.map, &a.program),
+        };
+        let map = self.map(map)?;
+        let call = match p {
+            RawProgOp::Lookup(a) => ProgCall::Lookup {
+                key: self.key(map, &a.key),
+            },
+            RawProgOp::Delete(a) => ProgCall::Delete {
+                key: self.key(map, &a.key),
+            },
+            RawProgOp::Update(a) => ProgCall::Update {
+                key: self.key(map, &a.key),
+                value: self.value(map, &a.value, Use::Prog),
+                flags: self.flags(&a.flags, &ELEM_FLAGS)?,
+            },
+            RawProgOp::Push(a) => ProgCall::Push {
+                value: self.value(map, &a.value, Use::Prog),
+                flags: self.flags(&a.flags, &ELEM_FLAGS)?,
+            },
+            RawProgOp::RingbufOutput(a) => ProgCall::RingbufOutput {
+                data: self.value(map, &a.value, Use::Record),
+                flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,
+            },
+            RawProgOp::Pop(_) => ProgCall::Pop,
+            RawProgOp::ForEach(_) => ProgCall::ForEach { flags: 0 },
+            RawProgOp::Peek(a) => ProgCall::Peek {
+                value: a.value.as_ref().map(|v| self.value(map, v, Use::Prog)),
+            },
+            RawProgOp::LookupPercpu(a) => ProgCall::LookupPercpu {
+                key: self.key(map, &a.key),
+                cpu: a.cpu,
+            },
+        };
+        Some(Op::Prog {
+            map,
+            program: program.clone().unwrap_or_else(|| "a".into()),
+            call,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -740,15 +699,77 @@ steps:
         assert_eq!(case.maps.len(), 4);
         assert_eq!(case.maps[1].inner, Some(0));
         assert_eq!(case.maps[1].kernel_name.as_deref(), Some("outer_map"));
-        assert_eq!(case.maps[2].map_flags, 1 | 64);
+        assert_eq!(case.maps[2].map_flags, MapFlags(1 | 64));
         assert_eq!(case.steps.len(), 12);
         let described: Vec<String> = case.steps.iter().map(|s| s.op.describe(&case.maps)).collect();
         assert_eq!(described[1], "update m key=1 value=percpu[1,2] flags=exist|lock");
         assert_eq!(described[5], "update outer key=0 value=fd(inner)");
         assert_eq!(described[8], "prog[b] lookup_percpu key=1 cpu=1 on m");
         assert_eq!(case.steps[9].expect, Some(Expect::Ret { ret: -7, value: None }));
-        assert!(matches!(case.steps[1].op, Op::Update { flags: 6, .. }));
+        assert!(matches!(
+            case.steps[1].op,
+            Op::Update {
+                flags: ElemFlags(6),
+                ..
+            }
+        ));
         assert!(matches!(case.steps[6].op, Op::LookupBatch { batch: 2, .. }));
+    }
+
+    /// Each step kind's arguments are one serde struct: what is required and what is
+    /// allowed comes from it, located at the offending mapping or key.
+    #[test]
+    fn serde_enforces_each_kinds_arguments() {
+        assert_eq!(steps::kinds().split(", ").count(), 21, "{}", steps::kinds());
+        let cases = [
+            ("- update: {map: m, key: 1}", "`update` needs `value`"),
+            (
+                "- lookup: {map: m, key: 1, value: 2}",
+                "`lookup` takes no `value`; it takes: map, key, flags",
+            ),
+            ("- dump: {map: m, key: 1}", "`dump` takes no `key`; it takes: map"),
+            ("- traffic: {map: m}", "`traffic` needs `packets`"),
+            ("- pin: {map: m}", "`pin` needs `path`"),
+            (
+                "- prog: {op: pop, map: m, key: 1}",
+                "`prog pop` takes no `key`; it takes: map, program",
+            ),
+            (
+                "- prog: {op: lookup_percpu, map: m, key: 1}",
+                "`prog lookup_percpu` needs `cpu`",
+            ),
+            (
+                "- prog: {op: lokup, map: m}",
+                "unknown program op `lokup`, expected one of: lookup, update,",
+            ),
+            ("- prog: {map: m, op: pop}", "`prog` names its helper first"),
+            (
+                "- updte: {map: m}",
+                "unknown step `updte`, expected one of: create, update,",
+            ),
+        ];
+        for (step, want) in cases {
+            let text = format!(
+                "about: x\nsource: y\nmaps:\n  m: {{type: hash, key_size: 4, value_size: 8, max_entries: 2}}\nsteps:\n  {step}\n"
+            );
+            let errors = parse_case(Path::new("t.yaml"), "t", &text).unwrap_err();
+            assert!(errors[0].message.starts_with(want), "{step}: {}", errors[0].message);
+            assert_eq!(errors[0].line, 6, "{step}: {}", errors[0]);
+        }
+    }
+
+    /// `check` accepts every map type the newest kernels know (35, INSN_ARRAY and RHASH
+    /// included), with the kernel's number for each.
+    #[test]
+    fn every_uapi_map_type_is_accepted() {
+        assert_eq!(MAP_TYPES.entries.len(), 35);
+        for (name, value) in MAP_TYPES.entries {
+            let text = format!(
+                "about: x\nsource: y\nmaps:\n  m: {{type: {name}, key_size: 4, value_size: 4, max_entries: 1}}\nsteps: []\n"
+            );
+            let case = parse_case(Path::new("t.yaml"), "t", &text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(case.maps[0].map_type, MapType(*value as u32), "{name}");
+        }
     }
 
     #[test]

@@ -6,13 +6,18 @@
 use super::Runner;
 use crate::case::{Datum, Expect, MapDef, Op};
 use crate::outcome::{sort_entries, Entry, Outcome, Shown};
+use crate::uapi::MapType;
 
 pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, r: &Runner) -> Result<(), String> {
     let expected = match expect {
         Expect::Ok => {
             // `ok`: the kernel reported no error, whatever it returned.
             let failed = match observed {
-                Outcome::Errno(_) | Outcome::NotRun(_) | Outcome::LoadFailed(_) | Outcome::RunFailed(_) => true,
+                Outcome::Errno(_)
+                | Outcome::NotRun(_)
+                | Outcome::LoadFailed(_)
+                | Outcome::RunFailed(_)
+                | Outcome::Mismatch(_) => true,
                 Outcome::Prog { ret, .. } => ret.0 < 0,
                 _ => false,
             };
@@ -22,7 +27,7 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
                 Ok(())
             };
         }
-        Expect::Errno(e) => Outcome::Errno(e.clone()),
+        Expect::Errno(e) => Outcome::Errno(*e),
         Expect::Value(v) => Outcome::Value(show_value(r, def, v)?),
         Expect::Key(k) => Outcome::Key(show_key(r, def, k)?),
         Expect::Entries(entries) => {
@@ -49,7 +54,7 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
             };
             let expected_value = match value {
                 // Programs see one CPU's value (or a ring buffer record of any size).
-                Some(v) if def.map_type == 27 => Some(super::show_record(&v.encode_natural(&r.maps)?)),
+                Some(v) if def.map_type == MapType::RINGBUF => Some(super::show_record(&v.encode_natural(&r.maps)?)),
                 Some(v) => Some(Shown::from_bytes(&v.encode(def.value_size as usize, &r.maps)?)),
                 None => None,
             };
@@ -81,8 +86,8 @@ fn show_key(r: &Runner, def: &MapDef, key: &Datum) -> Result<Shown, String> {
 }
 
 fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> {
-    if let Datum::MapFd(name) = value {
-        return Ok(Shown::Map { map: name.clone() });
+    if let Datum::MapFd(m) = value {
+        return Ok(Shown::Map { map: m.name.clone() });
     }
     // Encoded as a step would send it, rendered as a lookup would show it.
     Ok(r.show_value(def, &r.encode_value(def, value)?))

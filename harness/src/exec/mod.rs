@@ -5,19 +5,19 @@
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
 mod expect;
 
-use crate::bpf::sys::{self, BatchIo, CreateAttr};
-use crate::case::data::FdResolver;
-use crate::case::names::errno_name;
+use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
+use crate::case::data::{within_limit, FdResolver, MapName};
 use crate::case::{Case, Datum, MapDef, Op, ProgCall};
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
 };
 use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
-use aya_obj::generated::bpf_cmd;
+use crate::uapi::{ElemFlags, Errno, MapType};
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// Facts about the running kernel that shape how values are laid out.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +35,23 @@ impl Env {
 
 /// Run every case, one after the other, each with its own maps.
 pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
+    run_all_with(cases, |_| {})
+}
+
+/// Where [`run_all_with`] is.
+pub enum Progress<'a> {
+    /// Before the first case, once the environment is known.
+    Started {
+        kernel_release: &'a str,
+        possible_cpus: usize,
+    },
+    CaseStarted(&'a Case),
+    CaseFinished(&'a CaseResult),
+}
+
+/// [`run_all`], telling `progress` before and after each case (the guest writes these
+/// marks to the rwdir as it goes, so a kernel crash names the case that was running).
+pub fn run_all_with(cases: &[Case], mut progress: impl FnMut(Progress)) -> io::Result<RunReport> {
     let env = Env::detect()?;
     // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
     // which key goes the same from run to run.
@@ -43,10 +60,22 @@ pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
     // cases, freed asynchronously, would make later creations fail with EPERM. Every BPF
     // loader (libbpf, aya, bpftool) lifts the limit the same way.
     lift_memlock_limit();
-    Ok(RunReport {
-        kernel_release: kernel_release(),
+    let release = kernel_release();
+    progress(Progress::Started {
+        kernel_release: &release,
         possible_cpus: env.possible_cpus,
-        cases: cases.iter().map(|c| run_case(c, env)).collect(),
+    });
+    let mut results = Vec::with_capacity(cases.len());
+    for case in cases {
+        progress(Progress::CaseStarted(case));
+        let result = run_case(case, env);
+        progress(Progress::CaseFinished(&result));
+        results.push(result);
+    }
+    Ok(RunReport {
+        kernel_release: release,
+        possible_cpus: env.possible_cpus,
+        cases: results,
     })
 }
 
@@ -84,21 +113,24 @@ fn pin_to_cpu0() {
 /// The maps of one case while it runs.
 struct Maps<'c> {
     defs: &'c [MapDef],
-    fds: Vec<Option<OwnedFd>>,
+    /// Each map's fd with its real attributes (the kernel's, not the declaration). Shared,
+    /// so a step holds its map without a dup()/close() pair per step (2 extra syscalls: the
+    /// executor measured 2.2x a bare call on the host with them).
+    handles: Vec<Option<Rc<MapHandle>>>,
     /// Why a map has no fd, for steps that name it.
     missing: Vec<String>,
 }
 
 impl FdResolver for Maps<'_> {
-    fn map_fd(&self, name: &str) -> Result<u32, String> {
-        let i = self
-            .defs
-            .iter()
-            .position(|d| d.name == name)
-            .ok_or(format!("unknown map `{name}`"))?;
-        self.fds[i]
+    fn map_fd(&self, map: &MapName) -> Result<u32, String> {
+        // Validation resolved every name to an index.
+        let i = map
+            .index
+            .filter(|i| *i < self.defs.len())
+            .ok_or_else(|| format!("map `{}` was not resolved by validation", map.name))?;
+        self.handles[i]
             .as_ref()
-            .map(|fd| fd.as_raw_fd() as u32)
+            .map(|h| h.fd().as_raw_fd() as u32)
             .ok_or_else(|| self.missing[i].clone())
     }
 }
@@ -113,12 +145,19 @@ struct Runner<'c> {
     programs: HashMap<String, Programs>,
     /// The case's own folder on bpffs for relative pin paths, made on first use.
     pin_dir: Option<PathBuf>,
+    /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
+    absolute_pins: Vec<PathBuf>,
     harness_error: Option<String>,
 }
 
 impl Drop for Runner<'_> {
     fn drop(&mut self) {
-        // Pins outlive fds by design: remove the case's so runs do not leak maps.
+        // Pins outlive fds by design: remove the case's so runs do not leak maps. Only the
+        // paths this case's own `pin` steps created (a path pinned by someone else, where
+        // the pin failed with EEXIST, is left alone).
+        for path in &self.absolute_pins {
+            let _ = std::fs::remove_file(path);
+        }
         if let Some(dir) = &self.pin_dir {
             let _ = std::fs::remove_dir_all(dir);
             // The per-process parent goes too once the last case using it is done.
@@ -128,13 +167,23 @@ impl Drop for Runner<'_> {
 }
 
 pub fn run_case(case: &Case, env: Env) -> CaseResult {
+    run_case_with(case, env, false)
+}
+
+/// [`run_case`], leaving the maps pinned at the absolute paths its `pin` steps gave: for
+/// `mapconform pin-maps`, whose pins keep the maps alive for a shell after it exits.
+pub fn run_case_keeping_pins(case: &Case, env: Env) -> CaseResult {
+    run_case_with(case, env, true)
+}
+
+fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
     let n = case.maps.len();
     let mut runner = Runner {
         case,
         env,
         maps: Maps {
             defs: &case.maps,
-            fds: (0..n).map(|_| None).collect(),
+            handles: (0..n).map(|_| None).collect(),
             missing: case
                 .maps
                 .iter()
@@ -144,6 +193,7 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
         ids: vec![None; n],
         programs: HashMap::new(),
         pin_dir: None,
+        absolute_pins: Vec::new(),
         harness_error: None,
     };
     let mut steps = Vec::new();
@@ -180,6 +230,9 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
             violation,
         });
     }
+    if keep_pins {
+        runner.absolute_pins.clear();
+    }
     CaseResult {
         case: case.id.clone(),
         steps,
@@ -188,13 +241,54 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
 }
 
 fn errno_of(e: &io::Error) -> Outcome {
-    Outcome::Errno(errno_name(e.raw_os_error().unwrap_or(0)))
+    Outcome::Errno(Errno::of(e))
 }
 
 fn status(r: io::Result<()>) -> Outcome {
     match r {
         Ok(()) => Outcome::Ok,
         Err(e) => errno_of(&e),
+    }
+}
+
+/// Why the harness could not run a step — never a kernel behaviour. Recorded as the step's
+/// `{not_run: …}` and the case's `harness_error`.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A key or value that cannot be encoded for its map (or is too large to allocate).
+    #[error("{0}")]
+    Data(String),
+    /// A buffer the bounded bpf(2) layer refused before the syscall.
+    #[error(transparent)]
+    Buffer(CallError),
+    /// The program layer failed, not with the kernel's answer.
+    #[error("{0}")]
+    Program(String),
+    /// What a step needs is missing: bpffs, an fd, a map's info, a consistent map.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Encoding errors of keys and values are plain messages from [`crate::case::data`].
+impl From<String> for HarnessError {
+    fn from(why: String) -> Self {
+        HarnessError::Data(why)
+    }
+}
+
+/// A bounded call's failure: the kernel's errno is a result; a buffer the bounded layer
+/// refused is a harness problem (`Err`), recorded as such — never a memory overrun.
+fn refused(e: CallError) -> Result<Outcome, HarnessError> {
+    match e {
+        CallError::Kernel(errno) => Ok(Outcome::Errno(errno)),
+        buffer @ CallError::Buffer { .. } => Err(HarnessError::Buffer(buffer)),
+    }
+}
+
+fn called(r: Result<(), CallError>) -> Result<Outcome, HarnessError> {
+    match r {
+        Ok(()) => Ok(Outcome::Ok),
+        Err(e) => refused(e),
     }
 }
 
@@ -246,19 +340,20 @@ impl Runner<'_> {
         Shown::from_bytes(bytes)
     }
 
-    fn harness_failure(&mut self, why: String) -> Outcome {
+    fn harness_failure(&mut self, why: HarnessError) -> Outcome {
+        let why = why.to_string();
         self.harness_error.get_or_insert_with(|| why.clone());
         Outcome::NotRun(why)
     }
 
     fn create(&mut self, map: usize) -> Outcome {
         let def = self.def(map).clone();
-        if self.maps.fds[map].is_some() {
-            return self.harness_failure(format!("map {} is created twice", def.name));
+        if self.maps.handles[map].is_some() {
+            return self.harness_failure(HarnessError::Setup(format!("map {} is created twice", def.name)));
         }
         let inner_fd = match def.inner {
-            Some(i) => match &self.maps.fds[i] {
-                Some(fd) => Some(fd.as_raw_fd() as u32),
+            Some(i) => match &self.maps.handles[i] {
+                Some(h) => Some(h.fd().as_raw_fd() as u32),
                 None => return Outcome::NotRun(format!("inner map {} does not exist", self.def(i).name)),
             },
             // A map-in-map without `inner` gets fd -1 (EBADF): 0 would be whatever the
@@ -267,22 +362,28 @@ impl Runner<'_> {
             None => None,
         };
         let attr = CreateAttr {
-            map_type: def.map_type,
+            map_type: def.map_type.0,
             key_size: def.key_size,
             value_size: def.value_size,
             max_entries: def.max_entries,
-            map_flags: def.map_flags,
+            map_flags: def.map_flags.0,
             inner_map_fd: inner_fd,
             numa_node: def.numa_node,
             name: def.kernel_name.as_deref(),
             map_extra: def.map_extra,
         };
         match sys::map_create(&attr) {
-            Ok(fd) => {
-                self.ids[map] = sys::map_info(fd.as_fd()).ok().map(|i| i.id);
-                self.maps.fds[map] = Some(fd);
-                Outcome::Ok
-            }
+            Ok(fd) => match MapHandle::open(fd) {
+                Ok(handle) => {
+                    self.ids[map] = Some(handle.info().id);
+                    self.maps.handles[map] = Some(Rc::new(handle));
+                    Outcome::Ok
+                }
+                Err(e) => self.harness_failure(HarnessError::Setup(format!(
+                    "BPF_OBJ_GET_INFO_BY_FD on new map {}: {e}",
+                    def.name
+                ))),
+            },
             Err(e) => {
                 let outcome = errno_of(&e);
                 self.maps.missing[map] = format!("map {} was not created ({outcome})", def.name);
@@ -297,33 +398,41 @@ impl Runner<'_> {
             Op::Create { map } => return self.create(*map),
             // These work without (or replace) the case's fd of the map.
             Op::GetPinned { map, path } => return self.get_pinned(*map, path),
-            Op::GetById { map } => {
-                return match self.ids[*map] {
-                    Some(id) => status(sys::map_fd_by_id(id).map(drop)),
-                    None => Outcome::NotRun(self.maps.missing[*map].clone()),
-                }
-            }
+            Op::GetById { map } => return self.get_by_id(*map),
             _ => {}
         }
-        let Some(fd) = self.maps.fds[map].as_ref() else {
+        let Some(handle) = self.maps.handles[map].clone() else {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
-        let fd = fd.try_clone().map(Some).unwrap_or(None);
-        let Some(fd) = fd else {
-            return self.harness_failure("cannot duplicate a map fd".into());
-        };
-        match self.execute_on(op, &fd) {
+        // Values are encoded and rendered from the declaration, buffers sized from the
+        // kernel's info: the two agree (created from it, or checked by `adopt`). Should a
+        // kernel ever report another layout, that is a harness error, not a bad slice.
+        let (def, info) = (self.def(map), *handle.info());
+        if (info.map_type, info.key_size, info.value_size) != (def.map_type, def.key_size, def.value_size) {
+            let why = format!("map {} is {info} for the kernel, declared {}", def.name, def.layout());
+            return self.harness_failure(HarnessError::Setup(why));
+        }
+        match self.execute_on(op, &handle) {
             Ok(outcome) => outcome,
             Err(why) => self.harness_failure(why),
         }
     }
 
     /// One step on an existing map. `Err` is a harness problem (a value that cannot be
-    /// encoded), never a kernel answer.
-    fn execute_on(&mut self, op: &Op, fd: &OwnedFd) -> Result<Outcome, String> {
+    /// encoded, a buffer the bounded layer refused), never a kernel answer.
+    fn execute_on(&mut self, op: &Op, h: &MapHandle) -> Result<Outcome, HarnessError> {
         let def = self.def(op.map()).clone();
-        let fd = fd.as_fd();
-        let ks = def.key_size as usize;
+        let fd = h.fd();
+        // Output buffers are sized from the map's real attributes (which, after
+        // `get_pinned`/`get_by_id`, are known to match the declaration).
+        let ks = h.key_len();
+        let vs = h.value_len();
+        let value = |r: Result<(), CallError>, v: &[u8]| match r {
+            Ok(()) => Ok(Outcome::Value(
+                self.show_value(&def, &v[..self.value_len(&def).min(v.len())]),
+            )),
+            Err(e) => refused(e),
+        };
         Ok(match op {
             Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } => unreachable!("handled by execute"),
             Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
@@ -339,71 +448,67 @@ impl Runner<'_> {
             },
             Op::Pin { path, .. } => {
                 let path = self.pin_path(path)?;
-                status(sys::obj_pin(fd, &path))
+                let pinned = sys::obj_pin(fd, &path);
+                if pinned.is_ok() && path.is_absolute() && !self.pin_dir.as_ref().is_some_and(|d| path.starts_with(d)) {
+                    self.absolute_pins.push(path);
+                }
+                status(pinned)
             }
             Op::Update { key, value, flags, .. } => {
                 let k = self.encode_key(&def, key)?;
                 let v = self.encode_value(&def, value)?;
-                status(sys::map_update(fd, Some(&k), &v, *flags))
+                called(h.update(Some(&k), &v, *flags))?
             }
             Op::Lookup { key, flags, .. } => {
                 let k = self.encode_key(&def, key)?;
-                let mut v = vec![0u8; self.value_len(&def)];
-                match sys::map_lookup(fd, Some(&k), &mut v, *flags) {
-                    Ok(()) => Outcome::Value(self.show_value(&def, &v)),
-                    Err(e) => errno_of(&e),
-                }
+                let mut v = vec![0u8; vs];
+                let r = h.lookup(Some(&k), &mut v, *flags);
+                value(r, &v)?
             }
             Op::Delete { key, .. } => {
                 let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
-                status(sys::map_delete(fd, k.as_deref()))
+                called(h.delete(k.as_deref()))?
             }
             Op::GetNextKey { key, .. } => {
                 let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
                 let mut next = vec![0u8; ks.max(1)];
-                match sys::map_get_next_key(fd, k.as_deref(), &mut next) {
-                    Ok(()) => Outcome::Key(show_key(&def, &next[..ks])),
-                    Err(e) => errno_of(&e),
+                match h.get_next_key(k.as_deref(), &mut next) {
+                    Ok(()) => Outcome::Key(show_key(&def, &next[..(def.key_size as usize).min(ks)])),
+                    Err(e) => refused(e)?,
                 }
             }
             Op::LookupAndDelete { key, flags, .. } => {
                 let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
-                let mut v = vec![0u8; self.value_len(&def).max(1)];
-                match sys::map_lookup_and_delete(fd, k.as_deref(), &mut v, *flags) {
-                    Ok(()) => Outcome::Value(self.show_value(&def, &v[..self.value_len(&def)])),
-                    Err(e) => errno_of(&e),
-                }
+                let mut v = vec![0u8; vs.max(1)];
+                let r = h.lookup_and_delete(k.as_deref(), &mut v, *flags);
+                value(r, &v)?
             }
             Op::Push { value, flags, .. } => {
                 let v = self.encode_value(&def, value)?;
-                status(sys::map_update(fd, None, &v, *flags))
+                called(h.update(None, &v, *flags))?
             }
             Op::Pop { .. } => {
-                let mut v = vec![0u8; self.value_len(&def).max(1)];
-                match sys::map_lookup_and_delete(fd, None, &mut v, 0) {
-                    Ok(()) => Outcome::Value(self.show_value(&def, &v[..self.value_len(&def)])),
-                    Err(e) => errno_of(&e),
-                }
+                let mut v = vec![0u8; vs.max(1)];
+                let r = h.lookup_and_delete(None, &mut v, ElemFlags::ANY);
+                value(r, &v)?
             }
             Op::Peek { value: Some(value), .. } => {
                 // Bloom filter: the value to check goes in through the value buffer.
                 let mut v = self.encode_value(&def, value)?;
-                status(sys::map_lookup(fd, None, &mut v, 0))
+                called(h.lookup(None, &mut v, ElemFlags::ANY))?
             }
             Op::Peek { value: None, .. } => {
-                let mut v = vec![0u8; self.value_len(&def).max(1)];
-                match sys::map_lookup(fd, None, &mut v, 0) {
-                    Ok(()) => Outcome::Value(self.show_value(&def, &v[..self.value_len(&def)])),
-                    Err(e) => errno_of(&e),
-                }
+                let mut v = vec![0u8; vs.max(1)];
+                let r = h.lookup(None, &mut v, ElemFlags::ANY);
+                value(r, &v)?
             }
-            Op::Dump { .. } => self.dump(&def, fd),
+            Op::Dump { .. } => self.dump(&def, h)?,
             Op::Close { map } => {
-                self.maps.fds[*map] = None;
+                self.maps.handles[*map] = None;
                 self.maps.missing[*map] = format!("map {} was closed", def.name);
                 Outcome::Ok
             }
-            Op::Freeze { .. } => status(sys::map_freeze(fd)),
+            Op::Freeze { .. } => called(h.freeze())?,
             Op::UpdateBatch { entries, flags, .. } => {
                 let mut keys = Vec::new();
                 let mut values = Vec::new();
@@ -411,53 +516,67 @@ impl Runner<'_> {
                     keys.extend(self.encode_key(&def, k)?);
                     values.extend(self.encode_value(&def, v)?);
                 }
-                let io = BatchIo {
-                    in_batch: None,
-                    out_batch: None,
-                    keys: keys.as_mut_ptr(),
-                    values: values.as_mut_ptr(),
-                    count: entries.len() as u32,
-                    elem_flags: *flags,
-                };
-                status(sys::map_batch(bpf_cmd::BPF_MAP_UPDATE_BATCH, fd, io).1)
+                called(h.update_batch(&keys, &values, entries.len() as u32, *flags).1)?
             }
             Op::DeleteBatch { keys, .. } => {
                 let mut buf = Vec::new();
                 for k in keys {
                     buf.extend(self.encode_key(&def, k)?);
                 }
-                let io = BatchIo {
-                    in_batch: None,
-                    out_batch: None,
-                    keys: buf.as_mut_ptr(),
-                    values: std::ptr::null_mut(),
-                    count: keys.len() as u32,
-                    elem_flags: 0,
-                };
-                status(sys::map_batch(bpf_cmd::BPF_MAP_DELETE_BATCH, fd, io).1)
+                called(h.delete_batch(&buf, keys.len() as u32, ElemFlags::ANY).1)?
             }
-            Op::LookupBatch { batch, .. } => self.lookup_batch(&def, fd, *batch, bpf_cmd::BPF_MAP_LOOKUP_BATCH),
-            Op::LookupAndDeleteBatch { batch, .. } => {
-                self.lookup_batch(&def, fd, *batch, bpf_cmd::BPF_MAP_LOOKUP_AND_DELETE_BATCH)
-            }
+            Op::LookupBatch { batch, .. } => self.lookup_batch(&def, h, *batch, false)?,
+            Op::LookupAndDeleteBatch { batch, .. } => self.lookup_batch(&def, h, *batch, true)?,
         })
     }
 
     /// A relative pin path is below the case's own folder on bpffs (mounted if needed);
-    /// an absolute one is used as written (to pin outside bpffs, say).
-    fn pin_path(&mut self, path: &str) -> Result<PathBuf, String> {
+    /// an absolute one is used as written (to pin outside bpffs, say). Validation refuses
+    /// relative paths with `..`, so a relative pin never leaves the case's folder.
+    fn pin_path(&mut self, path: &str) -> Result<PathBuf, HarnessError> {
         if path.starts_with('/') {
             return Ok(PathBuf::from(path));
         }
         if self.pin_dir.is_none() {
-            let bpffs = prog::ensure_bpffs().map_err(|e| format!("no bpffs for pins: {e}"))?;
+            let bpffs = prog::ensure_bpffs().map_err(|e| HarnessError::Setup(format!("no bpffs for pins: {e}")))?;
             let dir = bpffs
                 .join(format!("mapconform-{}", std::process::id()))
                 .join(self.case.id.replace('/', "__"));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| HarnessError::Setup(format!("creating {}: {e}", dir.display())))?;
             self.pin_dir = Some(dir);
         }
         Ok(self.pin_dir.as_ref().expect("set above").join(path))
+    }
+
+    /// A map got from outside the case's own fds (a pin, an id) is compared with the
+    /// declaration (type, key size, value size, as the kernel reports them): every buffer
+    /// and every rendering of the map follows the declaration. If they agree and `keep`,
+    /// the fd becomes the map's fd; if not, the step's result is the mismatch and (`keep`)
+    /// the map has no fd.
+    fn adopt(&mut self, map: usize, handle: MapHandle, how: &str, keep: bool) -> Outcome {
+        let def = self.def(map);
+        let info = *handle.info();
+        let same = info.map_type == def.map_type && info.key_size == def.key_size && info.value_size == def.value_size;
+        if !same {
+            let why = format!(
+                "{how} gave a map that is {info}, but {} is declared {}",
+                def.name,
+                def.layout()
+            );
+            if keep {
+                // The fd got is not used; like any get_pinned, the step replaces (closes)
+                // the fd the map had.
+                self.maps.missing[map] = format!("map {} has no fd: {why}", def.name);
+                self.maps.handles[map] = None;
+            }
+            return Outcome::Mismatch(why);
+        }
+        if keep {
+            self.ids[map] = Some(info.id);
+            self.maps.handles[map] = Some(Rc::new(handle));
+        }
+        Outcome::Ok
     }
 
     fn get_pinned(&mut self, map: usize, path: &str) -> Outcome {
@@ -465,22 +584,34 @@ impl Runner<'_> {
             Ok(p) => p,
             Err(why) => return self.harness_failure(why),
         };
-        match sys::obj_get(&path) {
-            Ok(fd) => {
-                self.ids[map] = sys::map_info(fd.as_fd()).ok().map(|i| i.id);
-                self.maps.fds[map] = Some(fd);
-                Outcome::Ok
-            }
+        match sys::obj_get(&path).and_then(MapHandle::open) {
+            Ok(handle) => self.adopt(map, handle, "get_pinned", true),
+            Err(e) => errno_of(&e),
+        }
+    }
+
+    /// Does the map with the id it had when created or got still exist? The fd is not kept.
+    fn get_by_id(&mut self, map: usize) -> Outcome {
+        let Some(id) = self.ids[map] else {
+            return Outcome::NotRun(self.maps.missing[map].clone());
+        };
+        match sys::map_fd_by_id(id) {
+            Ok(fd) => match MapHandle::open(fd) {
+                Ok(handle) => self.adopt(map, handle, "get_by_id", false),
+                Err(e) => self.harness_failure(HarnessError::Setup(format!(
+                    "BPF_OBJ_GET_INFO_BY_FD on map id {id}: {e}"
+                ))),
+            },
             Err(e) => errno_of(&e),
         }
     }
 
     /// One helper call by an XDP program bound to the map, through BPF_PROG_TEST_RUN.
-    fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, String> {
+    fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, HarnessError> {
         let size = def.value_size as usize;
         let key = |k: &Datum| self.encode_key(def, k);
         let value = |v: &Datum| v.encode(size, &self.maps);
-        let bloom = def.map_type == 30;
+        let bloom = def.map_type == MapType::BLOOM_FILTER;
         let op = match call {
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
             ProgCall::Update {
@@ -516,7 +647,7 @@ impl Runner<'_> {
             },
         };
         let programs = self.programs.entry(program.to_string()).or_default();
-        let ringbuf = def.map_type == 27;
+        let ringbuf = def.map_type == MapType::RINGBUF;
         match programs.run(&map_ref(def, fd), &op) {
             Ok(out) => Ok(Outcome::Prog {
                 ret: Ret(out.ret),
@@ -540,60 +671,63 @@ impl Runner<'_> {
     }
 
     /// get_next_key from NULL, then from each key, looking up every key found.
-    fn dump(&self, def: &MapDef, fd: std::os::fd::BorrowedFd) -> Outcome {
+    fn dump(&self, def: &MapDef, h: &MapHandle) -> Result<Outcome, HarnessError> {
         let ks = def.key_size as usize;
         let mut entries = Vec::new();
         let mut prev: Option<Vec<u8>> = None;
         for _ in 0..Self::iteration_limit(def) {
-            let mut next = vec![0u8; ks.max(1)];
-            match sys::map_get_next_key(fd, prev.as_deref(), &mut next) {
+            let mut next = vec![0u8; h.key_len().max(1)];
+            match h.get_next_key(prev.as_deref(), &mut next) {
                 Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {
                     sort_entries(&mut entries);
-                    return Outcome::Entries(entries);
+                    return Ok(Outcome::Entries(entries));
                 }
-                Err(e) => return errno_of(&e),
+                Err(e) => return refused(e),
             }
             next.truncate(ks);
-            let mut v = vec![0u8; self.value_len(def)];
-            match sys::map_lookup(fd, Some(&next), &mut v, 0) {
+            let mut v = vec![0u8; h.value_len()];
+            match h.lookup(Some(&next), &mut v, ElemFlags::ANY) {
                 Ok(()) => entries.push(Entry {
                     key: show_key(def, &next),
-                    value: self.show_value(def, &v),
+                    value: self.show_value(def, &v[..self.value_len(def).min(v.len())]),
                 }),
                 // A key get_next_key returns but lookup cannot find (e.g. an empty array-of-maps
                 // slot) is not an entry.
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return errno_of(&e),
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {}
+                Err(e) => return refused(e),
             }
             prev = Some(next);
         }
-        Outcome::NotRun(format!(
+        Ok(Outcome::NotRun(format!(
             "iteration did not end after {} keys",
             Self::iteration_limit(def)
-        ))
+        )))
     }
 
-    fn lookup_batch(&self, def: &MapDef, fd: std::os::fd::BorrowedFd, batch: u32, cmd: bpf_cmd) -> Outcome {
-        let ks = def.key_size as usize;
-        let vs = self.value_len(def);
+    fn lookup_batch(&self, def: &MapDef, h: &MapHandle, batch: u32, and_delete: bool) -> Result<Outcome, HarnessError> {
+        let ks = h.key_len();
+        let vs = h.value_len();
         // Batch tokens are a u32 bucket for hash maps and a key for arrays: room for either.
         let token_len = ks.max(8);
         let mut entries = Vec::new();
         let mut in_batch: Option<Vec<u8>> = None;
+        // `batch` comes from the case (or max_entries): never allocate what cannot be.
+        let (keys_len, values_len) = (ks.saturating_mul(batch as usize), vs.saturating_mul(batch as usize));
+        within_limit(&format!("a batch of {batch} keys"), keys_len)?;
+        within_limit(&format!("a batch of {batch} values"), values_len)?;
         for _ in 0..Self::iteration_limit(def) {
-            let mut keys = vec![0u8; ks * batch as usize];
-            let mut values = vec![0u8; vs * batch as usize];
+            let mut keys = vec![0u8; keys_len];
+            let mut values = vec![0u8; values_len];
             let mut out = vec![0u8; token_len];
-            let io = BatchIo {
+            let io = LookupBatch {
                 in_batch: in_batch.as_deref(),
-                out_batch: Some(&mut out),
-                keys: keys.as_mut_ptr(),
-                values: values.as_mut_ptr(),
+                out_batch: &mut out,
+                keys: &mut keys,
+                values: &mut values,
                 count: batch,
-                elem_flags: 0,
             };
-            let (count, res) = sys::map_batch(cmd, fd, io);
+            let (count, res) = h.lookup_batch(and_delete, io);
             let count = (count as usize).min(batch as usize);
             for i in 0..count {
                 entries.push(Entry {
@@ -603,26 +737,26 @@ impl Runner<'_> {
             }
             match res {
                 Ok(()) => in_batch = Some(out),
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {
                     sort_entries(&mut entries);
-                    return Outcome::Entries(entries);
+                    return Ok(Outcome::Entries(entries));
                 }
-                Err(e) => return errno_of(&e),
+                Err(e) => return refused(e),
             }
         }
-        Outcome::NotRun(format!(
+        Ok(Outcome::NotRun(format!(
             "batch lookup did not end after {} batches",
             Self::iteration_limit(def)
-        ))
+        )))
     }
 }
 
 /// Render a key read back from `def`'s map. LPM trie keys (prefixlen + address) read
 /// better as bytes than as one little-endian integer.
 pub(crate) fn show_key(def: &MapDef, bytes: &[u8]) -> Shown {
-    if def.map_type == 11 {
+    if def.map_type == MapType::LPM_TRIE {
         Shown::Hex {
-            hex: crate::case::data::to_hex(bytes),
+            hex: crate::outcome::to_hex(bytes),
         }
     } else {
         Shown::from_bytes(bytes)
@@ -632,14 +766,14 @@ pub(crate) fn show_key(def: &MapDef, bytes: &[u8]) -> Shown {
 /// Ring buffer records are byte strings of any length: always hex, even at 8 bytes.
 pub(crate) fn show_record(bytes: &[u8]) -> Shown {
     Shown::Hex {
-        hex: crate::case::data::to_hex(bytes),
+        hex: crate::outcome::to_hex(bytes),
     }
 }
 
 fn map_ref<'a>(def: &MapDef, fd: BorrowedFd<'a>) -> MapRef<'a> {
     MapRef {
         fd,
-        map_type: def.map_type,
+        map_type: def.map_type.0,
         key_size: def.key_size,
         value_size: def.value_size,
         max_entries: def.max_entries,
@@ -647,13 +781,13 @@ fn map_ref<'a>(def: &MapDef, fd: BorrowedFd<'a>) -> MapRef<'a> {
 }
 
 /// A kernel's refusal is a result; anything else the program layer says is a harness error.
-fn prog_error(e: ProgError) -> Result<Outcome, String> {
+fn prog_error(e: ProgError) -> Result<Outcome, HarnessError> {
     match e {
         ProgError::Load { errno, reason } => Ok(Outcome::LoadFailed(LoadFailure {
-            errno: errno.map_or_else(|| "none".to_string(), errno_name),
+            errno: errno.map_or_else(|| "none".to_string(), |e| Errno(e).to_string()),
             reason,
         })),
-        ProgError::Run { errno } => Ok(Outcome::RunFailed(errno_name(errno))),
-        ProgError::Other(why) => Err(why),
+        ProgError::Run { errno } => Ok(Outcome::RunFailed(Errno(errno))),
+        ProgError::Other(why) => Err(HarnessError::Program(why)),
     }
 }

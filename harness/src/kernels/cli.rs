@@ -70,6 +70,8 @@ pub struct BootArgs {
     /// Host results dir; each kernel gets `<rwdir>/<index>-<id>/`.
     pub rwdir: PathBuf,
     pub command: Vec<String>,
+    /// Boot on the minimal root ([`vm::root`]) that case runs use, instead of the host's.
+    pub minimal_root: bool,
 }
 
 /// `vm KERNEL… -- CMD…`: boots each kernel, prints outcome and console excerpt.
@@ -89,6 +91,10 @@ pub fn boot(args: &BootArgs) -> Result<()> {
         r.memory_mb = args.memory_mb;
         r.deadline = args.deadline;
         r.accel = args.accel;
+        if args.minimal_root {
+            let dir = vm::root::prepare(&cache.root.join(vm::root::CACHE_DIR), &std::env::current_exe()?)?;
+            vm::root::attach(&mut r, &dir, &std::env::current_exe()?)?;
+        }
         reqs.push(r);
     }
     let ids = reqs.iter().map(|r| r.kernel.id.clone()).collect::<Vec<_>>();

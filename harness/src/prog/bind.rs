@@ -12,9 +12,12 @@
 //! the loaded program must contain the given map's id.
 
 use std::{
+    cell::RefCell,
+    collections::HashMap,
     os::fd::BorrowedFd,
     path::PathBuf,
     sync::atomic::{AtomicU64, Ordering},
+    sync::Mutex,
 };
 
 use aya::{
@@ -31,6 +34,26 @@ use super::{
 use crate::bpf::sys;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// One loader per object, reused for every load of it: `EbpfLoader::new()` parses the
+    /// running kernel's BTF (/sys/kernel/btf/vmlinux, several MB) each time it is called —
+    /// measured as most of a program load: ~20 ms on the host, ~140 ms in a TCG guest.
+    static LOADERS: RefCell<HashMap<&'static str, EbpfLoader<'static>>> = RefCell::new(HashMap::new());
+}
+
+/// A `'static` copy of a global's value, for the reused loaders. Values are few and small
+/// (a map's value size, a port), so each distinct one is kept for the life of the process.
+fn intern(bytes: &[u8]) -> &'static [u8] {
+    static POOL: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = pool.iter().find(|v| **v == bytes) {
+        return known;
+    }
+    let leaked: &'static [u8] = Box::leak(bytes.to_vec().into_boxed_slice());
+    pool.push(leaked);
+    leaked
+}
 
 /// A private pin directory, removed (with whatever is left in it) on drop.
 struct PinDir(PathBuf);
@@ -93,17 +116,21 @@ pub(crate) fn load_bound(
     let pin = dir.0.join(object.map);
     sys::obj_pin(map_fd, &pin).map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
 
-    let mut loader = EbpfLoader::new();
-    // aya parses the running kernel's BTF (/sys/kernel/btf/vmlinux, several MB) on every
-    // load unless told otherwise; it needs it only for CO-RE relocations, and the test
-    // programs have none (`objects::tests::no_core_relocations` checks). Measured: most of a program step's cost in a
-    // TCG guest.
-    loader.btf(None);
-    loader.map_pin_path(object.map, pin.as_path());
-    for (name, bytes) in globals {
-        loader.override_global(name, *bytes, true);
-    }
-    let loaded = loader.load(object.elf);
+    let loaded = LOADERS.with_borrow_mut(|loaders| {
+        let loader = loaders.entry(object.program).or_insert_with(|| {
+            let mut loader = EbpfLoader::new();
+            // aya needs the kernel's BTF only for CO-RE relocations, and the test programs
+            // have none (`objects::tests::no_core_relocations` checks).
+            loader.btf(None);
+            loader
+        });
+        // Same names on every load of this object: each call replaces the previous value.
+        loader.map_pin_path(object.map, pin.clone());
+        for (name, bytes) in globals {
+            loader.override_global(name, intern(bytes), true);
+        }
+        loader.load(object.elf)
+    });
     drop(dir); // unpin: the loaded object (if any) holds the map now
     let mut ebpf = loaded.map_err(|e| ProgError::Load {
         errno: errno_of(&e),

@@ -99,12 +99,14 @@ fn read_stats(map: &MapRef<'_>) -> Result<[DataRec; XDP_ACTIONS], ProgError> {
         )));
     }
     let mut out = [DataRec::default(); XDP_ACTIONS];
-    let mut buf = vec![0u8; stride * ncpus];
+    let handle = sys::MapHandle::from_borrowed(map.fd)
+        .map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the stats map: {e}")))?;
+    let mut buf = vec![0u8; (stride * ncpus).max(handle.value_len())];
     for (action, rec) in out.iter_mut().enumerate() {
         let key = (action as u32).to_ne_bytes();
-        match sys::map_lookup(map.fd, Some(&key), &mut buf, 0) {
+        match handle.lookup(Some(&key), &mut buf, crate::uapi::ElemFlags::ANY) {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) if e.errno() == Some(crate::uapi::Errno::ENOENT) => continue,
             Err(e) => return Err(ProgError::Other(format!("lookup of action {action}: {e}"))),
         }
         for cpu in 0..ncpus {

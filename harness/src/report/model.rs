@@ -538,7 +538,10 @@ mod tests {
             expect: None,
             violation: None,
         };
-        let mut freeze = step("freeze m", Outcome::Errno(second_freeze.into()));
+        let mut freeze = step(
+            "freeze m",
+            Outcome::Errno(second_freeze.parse().expect("an errno name")),
+        );
         freeze.violation = violation.map(String::from);
         KernelResults {
             kernel: kernel.into(),
@@ -552,6 +555,7 @@ mod tests {
                 harness_error: None,
             }],
             error: None,
+            retried: None,
         }
     }
 

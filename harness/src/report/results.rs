@@ -44,6 +44,10 @@ pub struct KernelResults {
     pub cases: Vec<CaseResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the first boot failed, when it failed before any case ran and the kernel was
+    /// booted once more (an infrastructure failure, not a result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried: Option<String>,
 }
 
 impl KernelResults {
@@ -57,6 +61,7 @@ impl KernelResults {
             possible_cpus: run.report.possible_cpus,
             cases: run.report.cases.clone(),
             error: None,
+            retried: run.retried.clone(),
         }
     }
 
@@ -70,6 +75,7 @@ impl KernelResults {
             possible_cpus: report.possible_cpus,
             cases: report.cases.clone(),
             error: None,
+            retried: None,
         }
     }
 
@@ -82,6 +88,7 @@ impl KernelResults {
             possible_cpus: 0,
             cases: Vec::new(),
             error: Some(why.into()),
+            retried: None,
         }
     }
 
@@ -200,6 +207,7 @@ mod tests {
                 harness_error: None,
             }],
             error: None,
+            retried: None,
         }
     }
 

@@ -249,10 +249,11 @@ mod tests {
             possible_cpus: 2,
             cases: vec![
                 case("array/same", Outcome::Ok),
-                case("hash/freeze", Outcome::Errno(second.into())),
+                case("hash/freeze", Outcome::Errno(second.parse().expect("an errno name"))),
             ],
         };
         let run = KernelRun {
+            retried: None,
             id: id.into(),
             version: None,
             accel: crate::vm::Accel::Tcg,

@@ -91,7 +91,7 @@ fn probe_kvm(kernel: &Kernel) -> (Accel, String) {
     .stderr_to_stdout()
     .unchecked();
     let t0 = Instant::now();
-    match run_limited(expr, Duration::from_secs(15), |l| l.contains("Kernel panic")) {
+    match run_limited(expr, Duration::from_secs(15), |l| l.contains("Kernel panic"), |_| true) {
         Ok((_, RunEnd::Matched)) => (
             Accel::Kvm,
             format!("KVM probe booted in {:.1}s", t0.elapsed().as_secs_f64()),

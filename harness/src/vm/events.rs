@@ -57,6 +57,12 @@ pub enum VmEvent {
         id: String,
         error: String,
     },
+    /// The boot failed before the guest's runner started (an infrastructure failure, not a
+    /// result): it is tried once more.
+    Retrying {
+        id: String,
+        why: Outcome,
+    },
 }
 
 /// Where events go; `None` drops them.
@@ -99,6 +105,7 @@ pub fn describe(ev: &VmEvent) -> String {
             .to_string(),
         VmEvent::Booted { id, wall, outcome } => format!("[{id}] {outcome} after {:.1}s", wall.as_secs_f64()),
         VmEvent::Failed { id, error } => format!("[{id}] FAILED: {error}"),
+        VmEvent::Retrying { id, why } => format!("[{id}] {why} before any case ran: booting once more"),
     }
 }
 

@@ -226,10 +226,15 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
         .stderr_to_stdout()
         .unchecked()
         .dir("/");
-    let res = run_limited(expr, req.deadline, |line| {
-        events::watch_console(line, &req.kernel.id, events);
-        console::crash_line(line)
-    });
+    let res = run_limited(
+        expr,
+        req.deadline,
+        |line| {
+            events::watch_console(line, &req.kernel.id, events);
+            console::crash_line(line)
+        },
+        console::report_end,
+    );
     let wall = t0.elapsed();
     let (console, end) = match res {
         Ok(r) => r,

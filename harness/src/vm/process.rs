@@ -45,13 +45,20 @@ pub fn install_interrupt_handler() {
     }
 }
 
+/// How long, and how many lines, the console is still read after a stop line (a kernel
+/// oops): enough for its registers and call trace, which follow the first line.
+const AFTER_STOP_WAIT: Duration = Duration::from_secs(3);
+const AFTER_STOP_LINES: usize = 150;
+
 /// Runs `expr` in its own process group, streaming its output; kills the whole group at the
-/// deadline or when `stop(line)` holds. Returns the output and how it ended. No process of
-/// the group is left when this returns (checked).
+/// deadline, or once `stop(line)` has held and the report that follows has been read (until
+/// `report_end(line)`, [`AFTER_STOP_LINES`] lines or [`AFTER_STOP_WAIT`]). Returns the output
+/// and how it ended. No process of the group is left when this returns (checked).
 pub(crate) fn run_limited(
     expr: duct::Expression,
     limit: Duration,
     stop: impl Fn(&str) -> bool,
+    report_end: impl Fn(&str) -> bool,
 ) -> Result<(String, RunEnd)> {
     use std::os::unix::process::CommandExt;
     // Orphans of the group (QEMU, once vng is killed) become our children, so that we can
@@ -97,10 +104,24 @@ pub(crate) fn run_limited(
         let left = limit.saturating_sub(t0.elapsed());
         match rx.recv_timeout(left) {
             Ok(line) => {
+                log.push_str(&line);
                 if stop(&line) {
                     end = Some(RunEnd::Matched);
+                    // The first line of an oops says little; RIP, registers and the call
+                    // trace follow. Read them before the kill, within bounds.
+                    let until = Instant::now() + AFTER_STOP_WAIT;
+                    for _ in 0..AFTER_STOP_LINES {
+                        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                            Ok(more) => {
+                                log.push_str(&more);
+                                if report_end(&more) {
+                                    break;
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
                 }
-                log.push_str(&line);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => end = Some(RunEnd::TimedOut),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -201,7 +222,7 @@ mod tests {
         // a grandchild that would outlive its parent
         let expr = duct::cmd!("sh", "-c", "sleep 300 & sleep 300 & echo started; wait").unchecked();
         let t0 = Instant::now();
-        let (log, end) = run_limited(expr, Duration::from_secs(1), |_| false).unwrap();
+        let (log, end) = run_limited(expr, Duration::from_secs(1), |_| false, |_| false).unwrap();
         assert_eq!(end, RunEnd::TimedOut);
         assert!(log.contains("started"));
         assert!(t0.elapsed() < Duration::from_secs(8));
@@ -214,12 +235,29 @@ mod tests {
             "left behind: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let expr = duct::cmd!("sh", "-c", "echo a; echo 'Kernel panic - not syncing: x'; sleep 300").unchecked();
-        let (_, end) = run_limited(expr, Duration::from_secs(30), console::crash_line).unwrap();
+        // An oops: what follows its first line is read (until the end marker), then the kill.
+        let expr = duct::cmd!(
+            "sh",
+            "-c",
+            "echo a; echo 'Oops: 0000 [#1] SMP'; echo 'RIP: 0010:f+0x1'; echo 'Call Trace:'; \
+             echo '---[ end trace 0000000000000000 ]---'; echo later; sleep 300"
+        )
+        .unchecked();
+        let t0 = Instant::now();
+        let (log, end) = run_limited(expr, Duration::from_secs(30), console::crash_line, console::report_end).unwrap();
         assert_eq!(end, RunEnd::Matched);
+        assert!(log.contains("RIP: 0010:f+0x1") && log.contains("Call Trace:"), "{log}");
+        assert!(t0.elapsed() < Duration::from_secs(15));
+        // A crash line with nothing after it: killed after the bounded wait, not at the deadline.
+        let expr = duct::cmd!("sh", "-c", "echo 'Kernel panic - not syncing: x'; sleep 300").unchecked();
+        let t0 = Instant::now();
+        let (_, end) = run_limited(expr, Duration::from_secs(60), console::crash_line, console::report_end).unwrap();
+        assert_eq!(end, RunEnd::Matched);
+        assert!(t0.elapsed() < AFTER_STOP_WAIT + Duration::from_secs(12));
         let (_, end) = run_limited(
             duct::cmd!("sh", "-c", "exit 3").unchecked(),
             Duration::from_secs(30),
+            |_| false,
             |_| false,
         )
         .unwrap();

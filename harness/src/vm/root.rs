@@ -17,6 +17,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+/// The minimal root's folder in the kernel cache.
+pub const CACHE_DIR: &str = "guest-root";
+
 /// Where the shared folders appear in a minimal-root guest.
 pub const GUEST_BIN: &str = "/mapconform/bin";
 pub const GUEST_OUT: &str = "/mapconform/out";
@@ -71,6 +74,26 @@ pub fn prepare(dir: &Path, exe: &Path) -> Result<PathBuf> {
         install_file(&lib, &dst)?;
     }
     Ok(dir.to_path_buf())
+}
+
+/// Boots `req` on the minimal root `root` (from [`prepare`]) with `exe`'s folder shared at
+/// [`GUEST_BIN`] and the kernel's module tree at [`GUEST_MODULES`]. Returns where the guest
+/// sees `exe`. A kernel tree keeps the host's root (vng finds its modules only there) and
+/// gets `exe` itself back.
+pub fn attach(req: &mut super::BootRequest, root: &Path, exe: &Path) -> Result<PathBuf> {
+    if req.kernel.boot_image.is_dir() {
+        return Ok(exe.to_path_buf());
+    }
+    let exe = std::path::absolute(exe)?;
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        bail!("{} is not a file path", exe.display());
+    };
+    req.root = Some(root.to_path_buf());
+    req.rodirs.push((GUEST_BIN.into(), dir.to_path_buf()));
+    if let Some(modules) = req.kernel.modules.as_ref().and_then(|m| m.parent()) {
+        req.rodirs.push((GUEST_MODULES.into(), modules.to_path_buf()));
+    }
+    Ok(Path::new(GUEST_BIN).join(name))
 }
 
 /// Copies `src` to `dst` through a temporary name and a rename (atomic for readers).

@@ -1,0 +1,289 @@
+//! A validated [`Case`] written back as case-file YAML: the inverse of
+//! [`super::parse_case`] up to layout, comments and defaults made explicit (a lookup batch
+//! names its batch size). The parser fuzzer checks `parse(render(parse(text))) ==
+//! parse(text)` for every text it accepts, so the model carries everything a file says.
+use super::data::{Datum, Field};
+use super::model::{Case, Expect, MapDef, Op, ProgCall};
+use crate::outcome::{to_hex, Ret};
+use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS};
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The names of the set bits of `bits` in `table`, as a flow list (`[exist, lock]`).
+fn flag_list(bits: u64, table: &Table) -> String {
+    let names: Vec<&str> = table
+        .entries
+        .iter()
+        .filter(|(_, v)| *v != 0 && bits & v == *v)
+        .map(|(n, _)| *n)
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn datum(d: &Datum) -> String {
+    match d {
+        Datum::Int(v) => v.to_string(),
+        Datum::Bytes(b) => format!("{{hex: \"{}\"}}", to_hex(b)),
+        Datum::Fields(fields) => {
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|f| match f {
+                    Field::Int {
+                        width,
+                        big_endian,
+                        value,
+                    } => format!("{{{}{}: {value}}}", if *big_endian { "be" } else { "u" }, width * 8),
+                    Field::Bytes(b) => format!("{{hex: \"{}\"}}", to_hex(b)),
+                })
+                .collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Datum::PerCpu(values) => {
+            let parts: Vec<String> = values.iter().map(datum).collect();
+            format!("{{percpu: [{}]}}", parts.join(", "))
+        }
+        Datum::MapFd(m) => format!("{{map_fd: {}}}", quoted(&m.name)),
+    }
+}
+
+fn map_decl(m: &MapDef, maps: &[MapDef]) -> String {
+    let mut out = format!(
+        "{{type: {}, key_size: {}, value_size: {}, max_entries: {}",
+        m.map_type, m.key_size, m.value_size, m.max_entries
+    );
+    if m.map_flags.0 != 0 {
+        out += &format!(", flags: {}", flag_list(m.map_flags.0 as u64, &MAP_FLAGS));
+    }
+    if m.map_extra != 0 {
+        out += &format!(", map_extra: {}", m.map_extra);
+    }
+    if m.numa_node != 0 {
+        out += &format!(", numa_node: {}", m.numa_node);
+    }
+    if let Some(i) = m.inner {
+        out += &format!(", inner: {}", quoted(&maps[i].name));
+    }
+    if let Some(name) = &m.kernel_name {
+        out += &format!(", name: {}", quoted(name));
+    }
+    out + "}"
+}
+
+fn expect(e: &Expect) -> String {
+    match e {
+        Expect::Ok => "ok".into(),
+        Expect::Errno(errno) => errno.to_string(),
+        Expect::Value(v) => format!("{{value: {}}}", datum(v)),
+        Expect::Key(k) => format!("{{key: {}}}", datum(k)),
+        Expect::Entries(entries) => {
+            let parts: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{{key: {}, value: {}}}", datum(k), datum(v)))
+                .collect();
+            format!("{{entries: [{}]}}", parts.join(", "))
+        }
+        Expect::Ret { ret, value } => {
+            let value = value
+                .as_ref()
+                .map(|v| format!(", value: {}", datum(v)))
+                .unwrap_or_default();
+            format!("{{ret: {}{value}}}", quoted(&Ret(*ret).to_string()))
+        }
+    }
+}
+
+/// `KIND: {ARGS}` of one operation.
+fn op(op: &Op, maps: &[MapDef]) -> String {
+    let mut args = Args(vec![format!("map: {}", quoted(&maps[op.map()].name))]);
+    let elem_flags = |f: &ElemFlags| (f.0 != 0).then(|| flag_list(f.0, &ELEM_FLAGS));
+    let kind = match op {
+        Op::Create { .. } => "create",
+        Op::Pop { .. } => "pop",
+        Op::Dump { .. } => "dump",
+        Op::Close { .. } => "close",
+        Op::Freeze { .. } => "freeze",
+        Op::GetById { .. } => "get_by_id",
+        Op::Update { key, value, flags, .. } => {
+            args.add("key", datum(key));
+            args.add("value", datum(value));
+            args.opt("flags", elem_flags(flags));
+            "update"
+        }
+        Op::Lookup { key, flags, .. } => {
+            args.add("key", datum(key));
+            args.opt("flags", elem_flags(flags));
+            "lookup"
+        }
+        Op::Delete { key, .. } | Op::GetNextKey { key, .. } => {
+            args.opt("key", key.as_ref().map(datum));
+            if matches!(op, Op::Delete { .. }) {
+                "delete"
+            } else {
+                "get_next_key"
+            }
+        }
+        Op::LookupAndDelete { key, flags, .. } => {
+            args.opt("key", key.as_ref().map(datum));
+            args.opt("flags", elem_flags(flags));
+            "lookup_and_delete"
+        }
+        Op::Push { value, flags, .. } => {
+            args.add("value", datum(value));
+            args.opt("flags", elem_flags(flags));
+            "push"
+        }
+        Op::Peek { value, .. } => {
+            args.opt("value", value.as_ref().map(datum));
+            "peek"
+        }
+        Op::UpdateBatch { entries, flags, .. } => {
+            let parts: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{{key: {}, value: {}}}", datum(k), datum(v)))
+                .collect();
+            args.add("entries", format!("[{}]", parts.join(", ")));
+            args.opt("flags", elem_flags(flags));
+            "update_batch"
+        }
+        Op::LookupBatch { batch, .. } => {
+            args.add("batch", batch.to_string());
+            "lookup_batch"
+        }
+        Op::LookupAndDeleteBatch { batch, .. } => {
+            args.add("batch", batch.to_string());
+            "lookup_and_delete_batch"
+        }
+        Op::DeleteBatch { keys, .. } => {
+            let parts: Vec<String> = keys.iter().map(datum).collect();
+            args.add("keys", format!("[{}]", parts.join(", ")));
+            "delete_batch"
+        }
+        Op::Traffic { packets, .. } => {
+            args.add("packets", packets.to_string());
+            "traffic"
+        }
+        Op::Pin { path, .. } => {
+            args.add("path", quoted(path));
+            "pin"
+        }
+        Op::GetPinned { path, .. } => {
+            args.add("path", quoted(path));
+            "get_pinned"
+        }
+        Op::Prog { program, call, .. } => {
+            let flags = |f: u64, table: &Table| (f != 0).then(|| flag_list(f, table));
+            let name = match call {
+                ProgCall::Lookup { key } | ProgCall::Delete { key } => {
+                    args.add("key", datum(key));
+                    if matches!(call, ProgCall::Lookup { .. }) {
+                        "lookup"
+                    } else {
+                        "delete"
+                    }
+                }
+                ProgCall::Update { key, value, flags: f } => {
+                    args.add("key", datum(key));
+                    args.add("value", datum(value));
+                    args.opt("flags", flags(*f, &ELEM_FLAGS));
+                    "update"
+                }
+                ProgCall::Push { value, flags: f } => {
+                    args.add("value", datum(value));
+                    args.opt("flags", flags(*f, &ELEM_FLAGS));
+                    "push"
+                }
+                ProgCall::RingbufOutput { data, flags: f } => {
+                    args.add("value", datum(data));
+                    args.opt("flags", flags(*f, &RINGBUF_FLAGS));
+                    "ringbuf_output"
+                }
+                ProgCall::Pop => "pop",
+                // A case cannot give for_each flags: they are always 0.
+                ProgCall::ForEach { .. } => "for_each",
+                ProgCall::Peek { value } => {
+                    args.opt("value", value.as_ref().map(datum));
+                    "peek"
+                }
+                ProgCall::LookupPercpu { key, cpu } => {
+                    args.add("key", datum(key));
+                    args.add("cpu", cpu.to_string());
+                    "lookup_percpu"
+                }
+            };
+            args.add("program", quoted(program));
+            args.0.insert(0, format!("op: {name}"));
+            "prog"
+        }
+    };
+    format!("{kind}: {{{}}}", args.0.join(", "))
+}
+
+/// The `name: value` arguments of a step's flow mapping.
+struct Args(Vec<String>);
+
+impl Args {
+    fn add(&mut self, name: &str, value: String) {
+        self.0.push(format!("{name}: {value}"));
+    }
+
+    fn opt(&mut self, name: &str, value: Option<String>) {
+        if let Some(value) = value {
+            self.add(name, value);
+        }
+    }
+}
+
+/// The case as a case file.
+pub fn to_yaml(case: &Case) -> String {
+    let mut out = format!(
+        "about: {}\nsource: {}\nmaps:",
+        quoted(&case.about),
+        quoted(&case.source)
+    );
+    if case.maps.is_empty() {
+        out += " {}";
+    }
+    out += "\n";
+    for m in &case.maps {
+        out += &format!("  {}: {}\n", quoted(&m.name), map_decl(m, &case.maps));
+    }
+    out += "steps:";
+    if case.steps.is_empty() {
+        out += " []";
+    }
+    out += "\n";
+    for step in &case.steps {
+        out += &format!("  - {}\n", op(&step.op, &case.maps));
+        if let Some(e) = &step.expect {
+            out += &format!("    expect: {}\n", expect(e));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::parse_case;
+    use std::path::Path;
+
+    /// Every case of the library survives parse → render → parse unchanged.
+    #[test]
+    fn the_library_round_trips() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+        let lib = crate::case::load_library(&root).unwrap();
+        assert!(!lib.cases.is_empty());
+        for case in &lib.cases {
+            let text = to_yaml(case);
+            let again =
+                parse_case(&case.file, &case.id, &text).unwrap_or_else(|e| panic!("{}: {e:?}\n{text}", case.id));
+            assert_eq!(format!("{:?}", again.maps), format!("{:?}", case.maps), "{}", case.id);
+            let ops = |c: &Case| format!("{:?}", c.steps.iter().map(|s| (&s.op, &s.expect)).collect::<Vec<_>>());
+            assert_eq!(ops(&again), ops(case), "{}\n{text}", case.id);
+            assert_eq!((&again.about, &again.source), (&case.about, &case.source));
+        }
+    }
+}
