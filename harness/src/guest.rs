@@ -9,6 +9,24 @@ use std::path::Path;
 
 use crate::case::{load_bundle, BundledCase, Library};
 
+/// What the guest prints on its console before each case and once at the end, so that the
+/// host can show how far a kernel is (see [`parse_progress`]). Results never travel this
+/// way: only the report file counts (README "Runner contract").
+const PROGRESS: &str = "mapconform-guest: case ";
+
+pub fn progress_line(done: usize, total: usize, case: &str) -> String {
+    format!("{PROGRESS}{done}/{total} {case}").trim_end().to_string()
+}
+
+/// `(done, total, next case)` from a console line the guest printed with [`progress_line`].
+/// The console interleaves kernel messages, so the marker may come anywhere in the line.
+pub fn parse_progress(line: &str) -> Option<(usize, usize, String)> {
+    let rest = &line[line.find(PROGRESS)? + PROGRESS.len()..];
+    let (count, case) = rest.trim_end().split_once(' ').unwrap_or((rest.trim_end(), ""));
+    let (done, total) = count.split_once('/')?;
+    Some((done.parse().ok()?, total.parse().ok()?, case.to_string()))
+}
+
 /// The cases the host bundled into one file (see [`crate::case::bundle`]).
 pub fn read_bundle(file: &Path) -> Result<Library> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
@@ -129,4 +147,24 @@ pub fn read_marks(path: &Path) -> Vec<Mark> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_survive_the_console() {
+        let line = progress_line(3, 131, "hash/freeze");
+        assert_eq!(parse_progress(&line), Some((3, 131, "hash/freeze".into())));
+        // a kernel message glued in front, a CR from the serial console behind
+        let noisy = format!("[    4.2] virtio_net: x{line}\r\n");
+        assert_eq!(parse_progress(&noisy), Some((3, 131, "hash/freeze".into())));
+        assert_eq!(
+            parse_progress(&progress_line(131, 131, "")),
+            Some((131, 131, String::new()))
+        );
+        assert_eq!(parse_progress("mapconform-guest: case x/y"), None);
+        assert_eq!(parse_progress("Linux version 6.12"), None);
+    }
 }

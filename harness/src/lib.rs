@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod bpf;
 pub mod case;
+pub mod compare;
 pub mod coverage;
 pub mod exec;
 pub mod guest;
@@ -19,8 +20,10 @@ pub mod matrix;
 pub mod outcome;
 pub mod prog;
 pub mod report;
+pub mod shell;
 pub mod snapshot;
 pub mod uapi;
+pub mod ui;
 pub mod vm;
 
 #[cfg(test)]

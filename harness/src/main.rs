@@ -7,7 +7,7 @@ use mapconform::matrix::{self, KernelRun, Options, Target};
 use mapconform::outcome::RunReport;
 use mapconform::report::results::KernelResults;
 use mapconform::{exec, report, vm};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -43,6 +43,10 @@ enum Command {
         /// Boot every kernel of the matrix and print a cases × kernels summary.
         #[arg(long)]
         matrix: bool,
+        /// With --matrix: this matrix file instead of kernels/matrix.yaml (or
+        /// $MAPCONFORM_MATRIX); its `path:` entries boot local kernels (kernels/README.md).
+        #[arg(long, value_name = "FILE", requires = "matrix")]
+        matrix_file: Option<PathBuf>,
         /// Compare each kernel's results with the committed snapshots of this matrix kernel
         /// (default for matrix kernels: their own snapshots).
         #[arg(long)]
@@ -133,6 +137,31 @@ enum Command {
         minimal_root: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// An interactive root shell in a VM of KERNEL, with CASE's maps created and pinned
+    /// under /sys/fs/bpf/mapconform/<map> and bpftool on the PATH. `exit` powers it off.
+    Shell {
+        /// A matrix id (from the cache) or a path to a bzImage, vmlinux or kernel tree.
+        kernel: String,
+        /// A case id (`hash/freeze`) or case file.
+        case: Option<String>,
+        /// Run the case's steps before pinning, so the maps hold what the case left.
+        #[arg(long)]
+        after_steps: bool,
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        #[arg(long)]
+        accel: Option<vm::Accel>,
+    },
+    /// Inside a guest: mount bpffs, create a case's maps, pin them in DIR and exit.
+    #[command(hide = true)]
+    PinMaps {
+        #[arg(long)]
+        case: Option<PathBuf>,
+        #[arg(long, default_value = mapconform::shell::PIN_DIR)]
+        dir: PathBuf,
+        #[arg(long)]
+        after_steps: bool,
     },
     /// Measure the executor's cost per step against bare bpf(2) calls, and a program
     /// step's load against its run, on this kernel (`scripts/bench` runs it in each guest).
@@ -286,6 +315,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run {
             kernel,
             matrix: all,
+            matrix_file,
             compare_to,
             filter,
             cases,
@@ -305,7 +335,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let lib = load(std::slice::from_ref(&cases_dir))?;
             print_broken(&lib);
             let targets = if all {
-                matrix::targets()?
+                matrix::targets_from(&matrix_file.unwrap_or_else(kernels::Matrix::default_path))?
             } else {
                 resolve_targets(&kernel)?
             };
@@ -348,6 +378,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 .collect();
             write_machine_outputs(&results, ids, &results_dir, &junit, compare_to.clone())?;
             let human = |text: &str| if json { eprint!("{text}") } else { print!("{text}") };
+            if let Some(baseline) = &compare_to {
+                // Only what differs from the baseline, and an exit status for `git bisect run`.
+                let comparisons = bisect_comparisons(&runs, &snapshots, baseline, &filter, human);
+                let did_not_run = runs.iter().filter(|(_, r)| r.is_err()).count();
+                let status = mapconform::compare::exit_status(&comparisons, did_not_run);
+                return Ok(ExitCode::from(if lib.broken.is_empty() {
+                    status
+                } else {
+                    status.max(1)
+                }));
+            }
             let mut failed = lib.broken.len();
             for (id, run) in &runs {
                 match run {
@@ -364,12 +405,14 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         if !all && !json {
                             print_run(&run.report, format)?;
                         }
-                        let baseline = compare_to.clone().unwrap_or_else(|| id.clone());
-                        let diffs = report::compare(&run.report, &snapshots, &baseline);
+                        let diffs = report::compare(&run.report, &snapshots, id);
                         failed += run.report.cases.iter().filter(|c| !c.passed()).count();
-                        if compare_to.is_some() || all {
+                        if all && diffs.iter().all(|d| d.comparison == report::Comparison::NoSnapshot) {
+                            // a local kernel (`path:` entry) has no snapshots of its own
+                            human(&format!("\n{id}: no snapshots/{id} to compare with\n"));
+                        } else if all {
                             failed += diffs.iter().filter(|d| d.differs()).count();
-                            human(&report::comparison_text(id, &baseline, &diffs));
+                            human(&report::comparison_text(id, id, &diffs));
                         }
                     }
                     Err(why) => {
@@ -451,6 +494,49 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Shell {
+            kernel,
+            case,
+            after_steps,
+            cases,
+            accel,
+        } => {
+            let cases = std::path::absolute(cases.unwrap_or_else(default_cases))?;
+            let case = case.map(|c| mapconform::shell::case_file(&c, &cases)).transpose()?;
+            if let Some(file) = &case {
+                // a broken case stops here, not after a boot
+                load_case_file(file)?;
+            }
+            let kernel = Cache::from_env()?.resolve(&kernel)?;
+            let accel = accel.unwrap_or_else(|| {
+                let (accel, reason) = vm::detect_accel(&kernel);
+                eprintln!("accelerator: {accel} ({reason})");
+                accel
+            });
+            let status = mapconform::shell::run(&mapconform::shell::ShellRequest {
+                kernel,
+                case,
+                after_steps,
+                accel,
+                exe: std::env::current_exe()?,
+            })?;
+            Ok(if status.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::PinMaps { case, dir, after_steps } => {
+            let Some(file) = case else {
+                mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let case = load_case_file(&file)?;
+            for line in mapconform::shell::pin_maps(&case, &dir, after_steps)? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::BenchOps { iterations, out } => {
             // bpffs for the program steps (not guest::prepare: this may run on a host).
             mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
@@ -476,7 +562,22 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 (None, None) => unreachable!("clap requires one"),
             };
             let mut marks = mapconform::guest::Marks::create(&out.with_file_name(mapconform::guest::PROGRESS_FILE))?;
-            let run: RunReport = exec::run_all_with(&selected(lib, &filter), |p| marks.record(p))?;
+            let cases = selected(lib, &filter);
+            let total = cases.len();
+            let mut done = 0;
+            let run: RunReport = exec::run_all_with(&cases, |p| {
+                // one line per case on stderr, which reaches the host's console pipe: the
+                // progress display (guest::parse_progress); the marks are for crashes
+                match &p {
+                    exec::Progress::CaseStarted(case) => {
+                        eprintln!("{}", mapconform::guest::progress_line(done, total, &case.id))
+                    }
+                    exec::Progress::CaseFinished(_) => done += 1,
+                    exec::Progress::Started { .. } => {}
+                }
+                marks.record(p)
+            })?;
+            eprintln!("{}", mapconform::guest::progress_line(total, total, ""));
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
             let tmp = out.with_extension("partial");
@@ -485,6 +586,42 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--compare-to`: each kernel's differences from the baseline's snapshots, printed with
+/// `human`; a kernel that did not run says why.
+fn bisect_comparisons(
+    runs: &[(String, Result<KernelRun, String>)],
+    snapshots: &std::path::Path,
+    baseline: &str,
+    filter: &Option<String>,
+    human: impl Fn(&str),
+) -> Vec<mapconform::compare::Comparison> {
+    let mut out = Vec::new();
+    for (id, run) in runs {
+        match run {
+            Ok(run) => {
+                let mut report = run.report.clone();
+                report
+                    .cases
+                    .retain(|c| filter.as_ref().is_none_or(|f| c.case.contains(f)));
+                let comparison = mapconform::compare::compare(id, &report, snapshots, baseline);
+                human(&comparison.render());
+                out.push(comparison);
+            }
+            Err(why) => human(&format!("{id}: did not run:\n{why}\n")),
+        }
+    }
+    out
+}
+
+/// One case file (`cases/hash/freeze.yaml` has the id `hash/freeze`); its errors, located.
+fn load_case_file(file: &Path) -> Result<mapconform::case::Case> {
+    let root = file.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
+    mapconform::case::load_case(root, file).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("{}", lines.join("\n"))
+    })
 }
 
 /// `--kernel` specs: cached matrix ids or paths.
@@ -503,7 +640,20 @@ fn resolve_targets(specs: &[String]) -> Result<Vec<Target>> {
 /// Boot every target (progress on stderr), results in target order.
 fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun, String>)> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let printer = std::thread::spawn(move || vm::events::print_events(rx));
+    let ids: Vec<String> = (targets.iter())
+        .map(|t| t.kernel.as_ref().map_or_else(|_| t.id.clone(), |k| k.id.clone()))
+        .collect();
+    let printer = std::thread::spawn(move || mapconform::ui::show_events(rx, &ids));
+    // a kernel that cannot even be booted ends its progress line at once
+    for t in targets {
+        if let Err(why) = &t.kernel {
+            let first = why.lines().next().unwrap_or_default().to_string();
+            let _ = tx.send(vm::events::VmEvent::Failed {
+                id: t.id.clone(),
+                error: first,
+            });
+        }
+    }
     let results = Mutex::new(Vec::new());
     matrix::run_many(targets, opts, Some(&tx), |id, run| {
         results.lock().unwrap().push((id.to_string(), run))

@@ -41,13 +41,24 @@ pub struct Target {
 /// The matrix kernels (`kernels/matrix.yaml`, or `$MAPCONFORM_MATRIX`), in matrix order,
 /// resolved from the kernel cache.
 pub fn targets() -> anyhow::Result<Vec<Target>> {
-    let matrix = Matrix::load(&Matrix::default_path())?;
+    targets_from(&Matrix::default_path())
+}
+
+/// [`targets`] of the matrix file `path` (`run --matrix-file`); `path:` entries are booted
+/// from where they point.
+pub fn targets_from(path: &Path) -> anyhow::Result<Vec<Target>> {
+    let matrix = Matrix::load(path)?;
     let cache = Cache::from_env()?;
     Ok(matrix
         .kernels
         .iter()
         .map(|entry| {
             let kernel = match cache.get(&entry.id) {
+                // a `path:` entry boots its file: nothing of it is in the cache
+                _ if entry.path.is_some() => matrix
+                    .local_kernel(entry)
+                    .expect("a path entry")
+                    .map_err(|e| format!("{e:#}")),
                 Ok(Some(cached)) => Ok(cached.kernel()),
                 Ok(None) => Err(format!(
                     "kernel {} is not in the cache {}: run `mapconform kernels fetch {}` (or `scripts/run setup`)",
@@ -93,7 +104,7 @@ impl KernelRun {
             kernel: self.id.clone(),
             release: self.report.kernel_release.clone(),
             debian_version: self.version.clone(),
-            accel: format!("{:?}", self.accel).to_lowercase(),
+            accel: self.accel.to_string(),
         }
     }
 }
@@ -205,7 +216,7 @@ fn boot_and_collect(
         };
         let failure = || {
             format!(
-                "{id}: {:?} after {:.1}s; console excerpt:\n{}",
+                "{id}: {} after {:.1}s; console excerpt:\n{}",
                 boot.outcome,
                 boot.wall.as_secs_f64(),
                 boot.excerpt()

@@ -167,6 +167,16 @@ impl Drop for Runner<'_> {
 }
 
 pub fn run_case(case: &Case, env: Env) -> CaseResult {
+    run_case_with(case, env, false)
+}
+
+/// [`run_case`], leaving the maps pinned at the absolute paths its `pin` steps gave: for
+/// `mapconform pin-maps`, whose pins keep the maps alive for a shell after it exits.
+pub fn run_case_keeping_pins(case: &Case, env: Env) -> CaseResult {
+    run_case_with(case, env, true)
+}
+
+fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
     let n = case.maps.len();
     let mut runner = Runner {
         case,
@@ -219,6 +229,9 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
             expect: step.expect.as_ref().map(|e| e.to_string()),
             violation,
         });
+    }
+    if keep_pins {
+        runner.absolute_pins.clear();
     }
     CaseResult {
         case: case.id.clone(),

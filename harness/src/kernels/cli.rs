@@ -8,14 +8,20 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use super::{Cache, FetchStatus, Matrix};
-use crate::vm::{self, events};
+use crate::vm;
 
 /// `kernels fetch [IDS] [--force]`: fetches, prints progress; fails if any id failed.
 pub fn fetch(ids: &[String], force: bool) -> Result<()> {
     let cache = Cache::from_env()?;
     let matrix = Matrix::load(&Matrix::default_path())?;
     let (tx, rx) = mpsc::channel();
-    let printer = std::thread::spawn(move || events::print_events(rx));
+    let shown = match ids.is_empty() {
+        true => (matrix.kernels.iter().filter(|k| k.path.is_none()))
+            .map(|k| k.id.clone())
+            .collect(),
+        false => ids.to_vec(),
+    };
+    let printer = std::thread::spawn(move || crate::ui::show_events(rx, &shown));
     let res = super::fetch(&cache, &matrix, ids, force, Some(&tx));
     drop(tx);
     let _ = printer.join();
@@ -72,7 +78,6 @@ pub struct BootArgs {
 pub fn boot(args: &BootArgs) -> Result<()> {
     let cache = Cache::from_env()?;
     let (tx, rx) = mpsc::channel();
-    let printer = std::thread::spawn(move || events::print_events(rx));
     let mut reqs = Vec::new();
     for (i, spec) in args.kernels.iter().enumerate() {
         let kernel = cache.resolve(spec)?;
@@ -92,6 +97,8 @@ pub fn boot(args: &BootArgs) -> Result<()> {
         }
         reqs.push(r);
     }
+    let ids = reqs.iter().map(|r| r.kernel.id.clone()).collect::<Vec<_>>();
+    let printer = std::thread::spawn(move || crate::ui::show_events(rx, &ids));
     if let Some(first) = reqs.first() {
         let accel = vm::choose_accel(args.accel, &first.kernel, Some(&tx));
         reqs.iter_mut().for_each(|r| r.accel = Some(accel));
@@ -104,7 +111,7 @@ pub fn boot(args: &BootArgs) -> Result<()> {
         match rep {
             Ok(rep) => {
                 println!(
-                    "== {} ({:?}): {:?} in {:.1}s; results in {}",
+                    "== {} ({}): {} in {:.1}s; results in {}",
                     rep.id,
                     rep.accel,
                     rep.outcome,

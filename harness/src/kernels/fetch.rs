@@ -61,7 +61,7 @@ pub fn resolve(apt: &AptState, entry: &MatrixEntry) -> Result<Resolution> {
         }
         bail!("none of {} exists at version {version}", names.join(", "))
     };
-    let packages = match entry.packaging {
+    let packages = match entry.packaging.context("a Debian entry without `packaging`")? {
         Packaging::Classic => {
             vec![first_existing(&[
                 format!("linux-image-{kver}-unsigned"),
@@ -100,7 +100,8 @@ pub fn fetch(
     force: bool,
     events: Events,
 ) -> Result<Vec<(String, FetchStatus)>> {
-    let entries = matrix.select(ids)?;
+    // `path:` entries are local kernels: nothing to fetch.
+    let entries: Vec<_> = matrix.select(ids)?.into_iter().filter(|e| e.path.is_none()).collect();
     let mirrors = apt::system_mirrors()?;
     let mut out = Vec::new();
     for entry in entries {
@@ -132,6 +133,13 @@ fn fetch_one(
     events: Events,
 ) -> Result<FetchStatus> {
     let t0 = Instant::now();
+    emit(
+        events,
+        VmEvent::Resolving {
+            id: entry.id.clone(),
+            suites: entry.suites.clone(),
+        },
+    );
     let apt = AptState::new(&cache.apt_dir().join(&entry.id), mirrors, &entry.suites)?;
     apt.update()?;
     let res = resolve(&apt, entry)?;

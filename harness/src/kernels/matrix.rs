@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use super::Kernel;
+
 /// How a Debian kernel series is split into packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,17 +17,26 @@ pub enum Packaging {
     Split,
 }
 
-/// One kernel series of the matrix.
+/// One kernel of the matrix: a Debian kernel series (`suites`, `meta`, `packaging`), or a
+/// kernel of your own (`path`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixEntry {
     /// Series id that users type, e.g. `6.12`.
     pub id: String,
     /// Debian suites to resolve from; the highest version among them wins.
+    #[serde(default)]
     pub suites: Vec<String>,
     /// Metapackage naming the versioned image package, e.g. `linux-image-amd64`.
+    #[serde(default)]
     pub meta: String,
-    pub packaging: Packaging,
+    /// Required for a Debian entry ([`Matrix::parse`] checks).
+    #[serde(default)]
+    pub packaging: Option<Packaging>,
+    /// A local bzImage, vmlinux or built kernel tree, booted as it is (never fetched):
+    /// absolute, `~/…`, or relative to the matrix file's folder.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
     #[serde(default)]
     pub note: String,
 }
@@ -34,9 +45,14 @@ pub struct MatrixEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matrix {
-    /// Module names/aliases a guest boot needs (their dependency closure is kept).
+    /// Module names/aliases a guest boot needs (their dependency closure is kept). Only
+    /// Debian entries use them, so a file of local kernels may leave them out.
+    #[serde(default)]
     pub guest_modules: Vec<String>,
     pub kernels: Vec<MatrixEntry>,
+    /// The file this matrix was read from (`path:` entries are relative to its folder).
+    #[serde(skip)]
+    pub origin: PathBuf,
 }
 
 impl Matrix {
@@ -51,7 +67,10 @@ impl Matrix {
         })?;
         m.validate()
             .with_context(|| format!("{origin}: invalid kernel matrix"))?;
-        Ok(m)
+        Ok(Matrix {
+            origin: PathBuf::from(origin),
+            ..m
+        })
     }
 
     /// Reads and parses a matrix file.
@@ -78,11 +97,41 @@ impl Matrix {
             if !seen.insert(&k.id) {
                 bail!("kernel id {:?} appears twice", k.id);
             }
-            if k.suites.is_empty() {
-                bail!("kernel {:?} has no suites", k.id);
+            let debian = !k.suites.is_empty() || !k.meta.is_empty() || k.packaging.is_some();
+            match &k.path {
+                Some(_) if debian => bail!(
+                    "kernel {:?} has a `path` and Debian fields (suites, meta, packaging): give one or the other",
+                    k.id
+                ),
+                Some(p) if p.as_os_str().is_empty() => bail!("kernel {:?} has an empty `path`", k.id),
+                Some(_) => {}
+                None if k.suites.is_empty() => bail!("kernel {:?} has no suites (nor a `path`)", k.id),
+                None if k.meta.is_empty() || k.packaging.is_none() => {
+                    bail!("kernel {:?} needs `meta` and `packaging` with its suites", k.id)
+                }
+                None => {}
             }
         }
         Ok(())
+    }
+
+    /// The kernel of a `path:` entry, with the entry's id (`None`: a Debian entry, which
+    /// comes from the cache). A path that is not a kernel is an error naming this matrix
+    /// file and the entry.
+    pub fn local_kernel(&self, entry: &MatrixEntry) -> Option<Result<Kernel>> {
+        let path = entry.path.as_ref()?;
+        let path = match path.strip_prefix("~") {
+            Ok(rest) => dirs::home_dir().unwrap_or_default().join(rest),
+            Err(_) => self.origin.parent().unwrap_or(Path::new("")).join(path),
+        };
+        Some(
+            Kernel::from_path(&path)
+                .map(|k| Kernel {
+                    id: entry.id.clone(),
+                    ..k
+                })
+                .with_context(|| format!("{}: kernel {:?}", self.origin.display(), entry.id)),
+        )
     }
 
     /// Looks up an entry by id.
@@ -130,7 +179,7 @@ kernels:
         let m = Matrix::parse(GOOD, "m.yaml").unwrap();
         assert_eq!(m.kernels.len(), 2);
         assert_eq!(m.kernels[0].suites, ["bookworm", "bookworm-security"]);
-        assert_eq!(m.kernels[1].packaging, Packaging::Split);
+        assert_eq!(m.kernels[1].packaging, Some(Packaging::Split));
         assert_eq!(m.kernels[1].note, "");
         assert_eq!(m.select(&["7.2".into()]).unwrap()[0].id, "7.2");
         let err = m.select(&["9.9".into()]).unwrap_err().to_string();
@@ -151,6 +200,57 @@ kernels:
         let m = Matrix::load(&crate::kernels::repo_root().join("kernels/matrix.yaml")).unwrap();
         let ids: Vec<_> = m.kernels.iter().map(|k| k.id.as_str()).collect();
         assert_eq!(ids, ["5.10", "6.1", "6.12", "7.2", "7.3"]);
+    }
+
+    #[test]
+    fn a_path_entry_boots_a_local_kernel_under_its_own_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = dir.path().join("linux/arch/x86/boot");
+        std::fs::create_dir_all(&boot).unwrap();
+        // the smallest file Kernel::from_path takes for a vmlinux: an ELF header
+        std::fs::write(boot.join("vmlinux"), b"\x7fELF\x02\x01\x01").unwrap();
+        let file = dir.path().join("mine.yaml");
+        let yaml = "kernels:\n  - id: mine\n    path: linux/arch/x86/boot/vmlinux\n    note: my tree\n";
+        std::fs::write(&file, yaml).unwrap();
+        let m = Matrix::load(&file).unwrap();
+        assert!(m.guest_modules.is_empty());
+        let entry = m.get("mine").unwrap();
+        let kernel = m.local_kernel(entry).unwrap().unwrap();
+        assert_eq!(kernel.id, "mine");
+        assert_eq!(kernel.boot_image, boot.join("vmlinux").canonicalize().unwrap());
+        // a Debian entry is not local
+        let debian = Matrix::parse(GOOD, "m.yaml").unwrap();
+        assert!(debian.local_kernel(&debian.kernels[0]).is_none());
+    }
+
+    #[test]
+    fn a_missing_path_names_the_file_and_the_entry() {
+        let m = Matrix::parse(
+            "kernels:\n  - id: mine\n    path: /nonexistent/bzImage\n",
+            "kernels/mine.yaml",
+        )
+        .unwrap();
+        let err = format!("{:#}", m.local_kernel(&m.kernels[0]).unwrap().unwrap_err());
+        assert!(
+            err.starts_with("kernels/mine.yaml: kernel \"mine\": ") && err.contains("/nonexistent/bzImage"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_entry_is_debian_or_local_not_both() {
+        let both = "kernels:\n  - id: x\n    path: /b\n    suites: [sid]\n";
+        let err = format!("{:#}", Matrix::parse(both, "m.yaml").unwrap_err());
+        assert!(
+            err.contains("m.yaml") && err.contains("\"x\" has a `path` and Debian fields"),
+            "{err}"
+        );
+        let neither = "kernels:\n  - id: x\n    note: hi\n";
+        let err = format!("{:#}", Matrix::parse(neither, "m.yaml").unwrap_err());
+        assert!(err.contains("no suites (nor a `path`)"), "{err}");
+        let no_meta = "kernels:\n  - id: x\n    suites: [sid]\n";
+        let err = format!("{:#}", Matrix::parse(no_meta, "m.yaml").unwrap_err());
+        assert!(err.contains("needs `meta` and `packaging`"), "{err}");
     }
 
     #[test]

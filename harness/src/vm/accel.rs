@@ -19,6 +19,16 @@ pub enum Accel {
     Tcg,
 }
 
+/// The word users type (`--accel tcg`) and read; also the snapshot header's `accel:`.
+impl std::fmt::Display for Accel {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        })
+    }
+}
+
 impl std::str::FromStr for Accel {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Accel> {
@@ -93,10 +103,23 @@ fn probe_kvm(kernel: &Kernel) -> (Accel, String) {
                 .unwrap_or("");
             (
                 Accel::Tcg,
-                format!("KVM probe failed ({end:?}) {why}").trim().to_string(),
+                format!("KVM probe failed ({}): {why}", probe_end(end))
+                    .trim_end_matches([' ', ':'])
+                    .to_string(),
             )
         }
         Err(e) => (Accel::Tcg, format!("KVM probe could not run: {e:#}")),
+    }
+}
+
+/// How the probe's QEMU ended, in words (the probe wants "Kernel panic" and got this).
+fn probe_end(end: RunEnd) -> String {
+    match end {
+        RunEnd::Exited(Some(code)) => format!("QEMU exited {code}"),
+        // the pipe closed before the exit status could be read, or a signal
+        RunEnd::Exited(None) => "QEMU ended without an exit status".into(),
+        RunEnd::Matched => "the kernel panicked".into(),
+        RunEnd::TimedOut => "no panic within 15 s".into(),
     }
 }
 
@@ -107,4 +130,19 @@ pub fn choose_accel(requested: Option<Accel>, kernel: &Kernel, events: Events) -
         emit(events, VmEvent::Accel { accel, reason });
         accel
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accel_reads_and_prints_as_one_lowercase_word() {
+        for a in [Accel::Kvm, Accel::Tcg] {
+            assert_eq!(a.to_string().parse::<Accel>().unwrap(), a);
+        }
+        assert_eq!(Accel::Tcg.to_string(), "tcg");
+        assert_eq!(probe_end(RunEnd::Exited(None)), "QEMU ended without an exit status");
+        assert_eq!(probe_end(RunEnd::Exited(Some(1))), "QEMU exited 1");
+    }
 }

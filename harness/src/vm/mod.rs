@@ -8,6 +8,7 @@
 pub mod accel;
 pub mod console;
 pub mod events;
+mod outcome_text;
 pub mod pool;
 mod process;
 pub mod root;
@@ -225,7 +226,15 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
         .stderr_to_stdout()
         .unchecked()
         .dir("/");
-    let res = run_limited(expr, req.deadline, console::crash_line, console::report_end);
+    let res = run_limited(
+        expr,
+        req.deadline,
+        |line| {
+            events::watch_console(line, &req.kernel.id, events);
+            console::crash_line(line)
+        },
+        console::report_end,
+    );
     let wall = t0.elapsed();
     let (console, end) = match res {
         Ok(r) => r,
