@@ -1,5 +1,7 @@
 //! The pure model is layered bottom up — `uapi` ← `outcome` ← `case` — with no cycle:
-//! each module's sources may only name the modules below it.
+//! each module's sources may only name the modules below it. Among the effects, `vm`
+//! (booting a kernel image) sits below `kernels` (the matrix, the cache, fetching), which
+//! makes the `Kernel`s it boots.
 
 /// The `crate::` modules a source text names (`crate::case::data` → `case`).
 fn crate_imports(source: &str) -> Vec<&str> {
@@ -42,5 +44,25 @@ fn uapi_outcome_and_case_import_only_what_is_below_them() {
             include_str!("case/render.rs"),
         ],
         &["uapi", "outcome", "case"],
+    );
+}
+
+#[test]
+fn vm_does_not_import_the_kernel_cache_or_the_matrix() {
+    only(
+        "vm",
+        &[
+            include_str!("vm/mod.rs"),
+            include_str!("vm/accel.rs"),
+            include_str!("vm/console.rs"),
+            include_str!("vm/events.rs"),
+            include_str!("vm/kernel.rs"),
+            include_str!("vm/outcome_text.rs"),
+            include_str!("vm/pool.rs"),
+            include_str!("vm/process.rs"),
+            include_str!("vm/root.rs"),
+        ],
+        // `guest`: the guest runner's progress-line format, which the console watcher reads
+        &["vm", "repo_root", "guest"],
     );
 }

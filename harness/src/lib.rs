@@ -28,3 +28,15 @@ pub mod vm;
 
 #[cfg(test)]
 mod layering;
+
+/// The repository root (where `kernels/`, `cases/` and `.venv/` live): `$MAPCONFORM_REPO`,
+/// else the parent of this crate's manifest dir.
+pub fn repo_root() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("MAPCONFORM_REPO") {
+        return p.into();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}

@@ -9,7 +9,7 @@ use mapconform::report::results::KernelResults;
 use mapconform::{exec, report, vm};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -654,15 +654,12 @@ fn boot_all(targets: &[Target], opts: &Options) -> Vec<(String, Result<KernelRun
             });
         }
     }
-    let results = Mutex::new(Vec::new());
-    matrix::run_many(targets, opts, Some(&tx), |id, run| {
-        results.lock().unwrap().push((id.to_string(), run))
-    });
-    drop(tx);
+    let results = matrix::Runs::start(targets.to_vec(), opts.clone(), Some(tx)).finish();
     let _ = printer.join();
-    let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|(id, _)| targets.iter().position(|t| &t.id == id));
     results
+        .into_iter()
+        .map(|(id, run)| (id, Arc::unwrap_or_clone(run)))
+        .collect()
 }
 
 /// `--format json`: JSON Lines, one compact object per kernel (see README).

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::vmlinux;
+pub use crate::vm::Kernel;
 
 /// A Debian package at an exact version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,21 +37,6 @@ pub struct KernelRecord {
     pub fetch_seconds: f64,
     /// Seconds since the epoch.
     pub fetched_at: u64,
-}
-
-/// A kernel to boot: from the cache or from a user path.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Kernel {
-    /// Matrix id, or the path given by the user.
-    pub id: String,
-    /// `uname -r`, when known before booting.
-    pub release: Option<String>,
-    /// Debian version, for a cached kernel.
-    pub version: Option<String>,
-    /// What `vng --run` is given: a vmlinux/bzImage file or a built kernel tree.
-    pub boot_image: PathBuf,
-    /// Module directory (`…/lib/modules/<release>`) if any; vng finds it by itself.
-    pub modules: Option<PathBuf>,
 }
 
 impl Kernel {

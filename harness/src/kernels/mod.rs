@@ -12,14 +12,4 @@ pub use cache::{Cache, CachedKernel, Kernel, KernelRecord, PackageRef};
 pub use fetch::{fetch, FetchStatus, Resolution};
 pub use matrix::{Matrix, MatrixEntry, Packaging};
 
-/// The repository root (where `kernels/` and `.venv/` live): `$MAPCONFORM_REPO`, else the
-/// parent of this crate's manifest dir.
-pub fn repo_root() -> std::path::PathBuf {
-    if let Some(p) = std::env::var_os("MAPCONFORM_REPO") {
-        return p.into();
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+pub use crate::repo_root;

@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 
 use super::events::{emit, Events, VmEvent};
 use super::process::{run_limited, RunEnd};
-use crate::kernels::Kernel;
+use super::Kernel;
 
 /// How QEMU runs the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

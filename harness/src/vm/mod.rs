@@ -8,6 +8,7 @@
 pub mod accel;
 pub mod console;
 pub mod events;
+mod kernel;
 mod outcome_text;
 pub mod pool;
 mod process;
@@ -18,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::kernels::Kernel;
 pub use accel::{choose_accel, detect_accel, Accel};
 use events::{emit, Events, VmEvent};
+pub use kernel::Kernel;
 pub use pool::{boot_many, default_jobs, run_parallel};
 pub use process::install_interrupt_handler;
 use process::{run_limited, RunEnd};
@@ -34,7 +35,7 @@ pub const EXIT_STATUS_FILE: &str = ".mapconform-exit-status";
 /// Finds vng: `$MAPCONFORM_VNG`, else `<repo>/.venv/bin/vng`, else `vng` on PATH.
 pub fn vng_path() -> Result<PathBuf> {
     let env = std::env::var_os("MAPCONFORM_VNG").map(PathBuf::from);
-    let venv = crate::kernels::repo_root().join(".venv/bin/vng");
+    let venv = crate::repo_root().join(".venv/bin/vng");
     vng_lookup(env.as_deref(), &venv, std::env::var_os("PATH").as_deref())
 }
 

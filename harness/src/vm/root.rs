@@ -6,7 +6,8 @@
 //! binary's shared libraries, so it boots with `vng --root` pointed at a folder holding
 //! only those (busybox, the libraries `ldd` names), plus empty mount points where vng
 //! shares the rest read-only by `--rodir`: the binary's folder and the kernel's module tree.
-//! The cases travel as one file in the rwdir (see [`crate::matrix::BUNDLE_FILE`]). The command started at ~3.7 s of guest uptime instead of 8–10 s (FACTS).
+//! The cases travel as one file in the rwdir (the matrix layer's case bundle). The guest
+//! command starts at ~3.7 s of guest uptime instead of 8–10 s (measured on 6.12, TCG).
 //!
 //! The folder lives in the kernel cache and is shared by every kernel and every run: each
 //! file is written to a temporary name and renamed, so concurrent runs never see half a
