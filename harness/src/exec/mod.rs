@@ -245,7 +245,7 @@ fn program_door(case: &Case, index: usize, syscall: Outcome, env: Env) -> Outcom
 /// cannot be replayed faithfully (an absolute pin path is shared with the case's own map).
 fn twin_helper(case: &Case, index: usize, call: ProgCall, env: Env) -> Option<Outcome> {
     let target = case.steps[index].op.map();
-    let related = oracle_related_maps(case, index, target);
+    let related = related_maps(case, index, target);
     let prefix: Vec<&Op> = case.steps[..index]
         .iter()
         .map(|s| &s.op)
@@ -294,7 +294,7 @@ fn map_refs(datum: &Datum) -> Vec<usize> {
 
 /// `target` and every map it depends on before step `index`: its inner map, and the maps
 /// whose fds the steps on these maps store, transitively.
-fn oracle_related_maps(case: &Case, index: usize, target: usize) -> HashSet<usize> {
+fn related_maps(case: &Case, index: usize, target: usize) -> HashSet<usize> {
     let mut related = HashSet::from([target]);
     loop {
         let mut more = Vec::new();
