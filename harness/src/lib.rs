@@ -17,6 +17,7 @@ pub mod exec;
 pub mod guest;
 pub mod kernels;
 pub mod matrix;
+pub mod oracle;
 pub mod outcome;
 pub mod prog;
 pub mod report;

@@ -112,6 +112,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CoverageFormat::Markdown)]
         format: CoverageFormat,
     },
+    /// Write the generated differential sweep, `cases/oracle/*.yaml` (see README).
+    Sweep {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The kernel matrix and the kernel cache.
     Kernels {
         #[command(subcommand)]
@@ -457,6 +462,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             match format {
                 CoverageFormat::Markdown => print!("{}", mapconform::coverage::markdown(&lib.cases)),
                 CoverageFormat::Json => print!("{}", mapconform::coverage::json(&lib.cases)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep { out } => {
+            let dir = out.unwrap_or_else(|| default_cases().join("oracle"));
+            for path in mapconform::oracle::sweep::write(&dir)? {
+                println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }

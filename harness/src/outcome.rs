@@ -196,6 +196,22 @@ pub enum Outcome {
     /// used: the case's view of the map would be wrong, and so would every buffer.
     Mismatch(String),
     Traffic(XdpCounts),
+    /// A step of a differential case (see the `oracle` module): the syscall's result and the
+    /// helper's on an identical map, and whether they agree once normalised. Written
+    /// `{doors_agree: {syscall: …, helper: …}}` or `{doors_disagree: {…}}`.
+    Doors {
+        agree: bool,
+        syscall: Box<Outcome>,
+        helper: Box<Outcome>,
+    },
+}
+
+/// Both doors' results of a compared step, as written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoorPair {
+    syscall: Outcome,
+    helper: Outcome,
 }
 
 /// How an outcome is written: `ok`, `EEXIST`, `{value: 1}`, `{key: 1}`, `{entries: [..]}`,
@@ -223,6 +239,12 @@ enum OutcomeRepr {
     },
     Traffic {
         xdp_packets: XdpCounts,
+    },
+    DoorsAgree {
+        doors_agree: Box<DoorPair>,
+    },
+    DoorsDisagree {
+        doors_disagree: Box<DoorPair>,
     },
     Value {
         value: Shown,
@@ -254,6 +276,17 @@ impl From<Outcome> for OutcomeRepr {
             },
             Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
+            Outcome::Doors { agree, syscall, helper } => {
+                let pair = Box::new(DoorPair {
+                    syscall: *syscall,
+                    helper: *helper,
+                });
+                if agree {
+                    OutcomeRepr::DoorsAgree { doors_agree: pair }
+                } else {
+                    OutcomeRepr::DoorsDisagree { doors_disagree: pair }
+                }
+            }
         }
     }
 }
@@ -273,6 +306,16 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
             OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
+            OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
+                agree: true,
+                syscall: Box::new(p.syscall),
+                helper: Box::new(p.helper),
+            },
+            OutcomeRepr::DoorsDisagree { doors_disagree: p } => Outcome::Doors {
+                agree: false,
+                syscall: Box::new(p.syscall),
+                helper: Box::new(p.helper),
+            },
         })
     }
 }
@@ -316,6 +359,14 @@ pub struct CaseResult {
 impl CaseResult {
     pub fn violations(&self) -> impl Iterator<Item = (usize, &StepResult)> {
         self.steps.iter().enumerate().filter(|(_, s)| s.violation.is_some())
+    }
+
+    /// Steps of a differential case where the two doors disagree (reviewed through the
+    /// snapshot like any result: a disagreement alone does not fail a run).
+    pub fn door_disagreements(&self) -> impl Iterator<Item = &StepResult> {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.result, Outcome::Doors { agree: false, .. }))
     }
 
     pub fn passed(&self) -> bool {
@@ -435,6 +486,28 @@ mod tests {
                 sum: None
             }
         );
+    }
+
+    #[test]
+    fn door_results_show_both_sides_and_round_trip() {
+        let both = |agree| Outcome::Doors {
+            agree,
+            syscall: Box::new(Outcome::Ok),
+            helper: Box::new(Outcome::Prog {
+                ret: Ret(-22),
+                value: None,
+                sum: None,
+            }),
+        };
+        let json = serde_json::to_string(&vec![both(false), both(true)]).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"doors_disagree":{"syscall":"ok","helper":{"ret":"-EINVAL"}}},{"doors_agree":{"syscall":"ok","helper":{"ret":"-EINVAL"}}}]"#
+        );
+        let back: Vec<Outcome> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, vec![both(false), both(true)]);
+        let yaml = serde_saphyr::to_string(&both(false)).unwrap();
+        assert_eq!(serde_saphyr::from_str::<Outcome>(&yaml).unwrap(), both(false));
     }
 
     #[test]

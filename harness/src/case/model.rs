@@ -13,6 +13,10 @@ pub struct Case {
     pub file: PathBuf,
     pub about: String,
     pub source: String,
+    /// `differential: true`: every syscall step with a helper counterpart also runs
+    /// through the program door on a twin map built by the same preceding steps, and the
+    /// step's result holds both (see the `oracle` module).
+    pub differential: bool,
     pub maps: Vec<MapDef>,
     pub steps: Vec<Step>,
 }

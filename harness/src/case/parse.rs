@@ -32,6 +32,8 @@ pub struct CaseError {
 struct RawCase {
     about: Spanned<String>,
     source: Spanned<String>,
+    #[serde(default)]
+    differential: bool,
     maps: IndexMap<String, Spanned<RawMap>>,
     steps: Vec<Spanned<RawStep>>,
 }
@@ -362,6 +364,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             file: file.to_path_buf(),
             about: raw.about.value,
             source: raw.source.value,
+            differential: raw.differential,
             maps,
             steps,
         })

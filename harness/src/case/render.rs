@@ -239,9 +239,10 @@ impl Args {
 /// The case as a case file.
 pub fn to_yaml(case: &Case) -> String {
     let mut out = format!(
-        "about: {}\nsource: {}\nmaps:",
+        "about: {}\nsource: {}\n{}maps:",
         quoted(&case.about),
-        quoted(&case.source)
+        quoted(&case.source),
+        if case.differential { "differential: true\n" } else { "" }
     );
     if case.maps.is_empty() {
         out += " {}";
@@ -284,6 +285,7 @@ mod tests {
             let ops = |c: &Case| format!("{:?}", c.steps.iter().map(|s| (&s.op, &s.expect)).collect::<Vec<_>>());
             assert_eq!(ops(&again), ops(case), "{}\n{text}", case.id);
             assert_eq!((&again.about, &again.source), (&case.about, &case.source));
+            assert_eq!(again.differential, case.differential, "{}", case.id);
         }
     }
 }

@@ -8,6 +8,7 @@ mod expect;
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName};
 use crate::case::{Case, Datum, MapDef, Op, ProgCall};
+use crate::oracle;
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
 };
@@ -145,6 +146,8 @@ struct Runner<'c> {
     programs: HashMap<String, Programs>,
     /// The case's own folder on bpffs for relative pin paths, made on first use.
     pin_dir: Option<PathBuf>,
+    /// Appended to the case's pin folder name (a twin's is `-twin`).
+    pin_tag: &'static str,
     /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
     absolute_pins: Vec<PathBuf>,
     harness_error: Option<String>,
@@ -177,36 +180,12 @@ pub fn run_case_keeping_pins(case: &Case, env: Env) -> CaseResult {
 }
 
 fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
-    let n = case.maps.len();
-    let mut runner = Runner {
-        case,
-        env,
-        maps: Maps {
-            defs: &case.maps,
-            handles: (0..n).map(|_| None).collect(),
-            missing: case
-                .maps
-                .iter()
-                .map(|m| format!("map {} is not created yet", m.name))
-                .collect(),
-        },
-        ids: vec![None; n],
-        programs: HashMap::new(),
-        pin_dir: None,
-        absolute_pins: Vec::new(),
-        harness_error: None,
-    };
+    let mut runner = Runner::new(case, env, "");
     let mut steps = Vec::new();
 
     // Maps that no `create` step names are created first, in declaration order, each as a
     // recorded step: a creation error is a result like any other.
-    let explicit: HashSet<usize> = case
-        .steps
-        .iter()
-        .filter(|s| matches!(s.op, Op::Create { .. }))
-        .map(|s| s.op.map())
-        .collect();
-    for map in (0..n).filter(|i| !explicit.contains(i)) {
+    for map in implicit_creates(case) {
         let op = Op::Create { map };
         let result = runner.create(map);
         steps.push(StepResult {
@@ -217,12 +196,18 @@ fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
         });
     }
 
-    for step in &case.steps {
+    for (index, step) in case.steps.iter().enumerate() {
         let result = runner.execute(&step.op);
         let violation = step
             .expect
             .as_ref()
             .and_then(|e| expect::check(e, &result, &step.op, &case.maps[step.op.map()], &runner).err());
+        // `expect:` is about the step's own (syscall) result; the other door is recorded beside it.
+        let result = if case.differential {
+            program_door(case, index, result, env)
+        } else {
+            result
+        };
         steps.push(StepResult {
             step: step.op.describe(&case.maps),
             result,
@@ -237,6 +222,109 @@ fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
         case: case.id.clone(),
         steps,
         harness_error: runner.harness_error.take(),
+    }
+}
+
+/// The maps no `create` step names, in declaration order: created before the first step.
+fn implicit_creates(case: &Case) -> Vec<usize> {
+    let explicit: HashSet<usize> = case
+        .steps
+        .iter()
+        .filter(|s| matches!(s.op, Op::Create { .. }))
+        .map(|s| s.op.map())
+        .collect();
+    (0..case.maps.len()).filter(|i| !explicit.contains(i)).collect()
+}
+
+/// A differential case's step `index` through the program door: if the step has a helper
+/// counterpart ([`oracle::counterpart`]) and its syscall ran, the helper runs on a twin —
+/// fresh maps built by replaying the case's earlier steps on the map and the maps it
+/// refers to — and the result holds both doors ([`oracle::doors`]). Otherwise the syscall
+/// result stands alone.
+fn program_door(case: &Case, index: usize, syscall: Outcome, env: Env) -> Outcome {
+    let op = &case.steps[index].op;
+    let Some(call) = oracle::counterpart(op, &case.maps[op.map()]) else {
+        return syscall;
+    };
+    if matches!(syscall, Outcome::NotRun(_)) {
+        return syscall;
+    }
+    match twin_helper(case, index, call, env) {
+        Some(helper) => oracle::doors(op, syscall, helper),
+        None => syscall,
+    }
+}
+
+/// The helper `call` on a twin of step `index`'s map: the twin world creates the map (and
+/// the maps it refers to) afresh and replays every earlier step on them, through the same
+/// doors as the case did, then makes the call from a program. `None` when the prefix
+/// cannot be replayed faithfully (an absolute pin path is shared with the case's own map).
+fn twin_helper(case: &Case, index: usize, call: ProgCall, env: Env) -> Option<Outcome> {
+    let target = case.steps[index].op.map();
+    let related = related_maps(case, index, target);
+    let prefix: Vec<&Op> = case.steps[..index]
+        .iter()
+        .map(|s| &s.op)
+        .filter(|op| related.contains(&op.map()))
+        .collect();
+    let absolute = |op: &&Op| matches!(op, Op::Pin { path, .. } | Op::GetPinned { path, .. } if path.starts_with('/'));
+    if prefix.iter().any(absolute) {
+        return None;
+    }
+    let mut twin = Runner::new(case, env, "-twin");
+    for map in implicit_creates(case).into_iter().filter(|m| related.contains(m)) {
+        twin.create(map);
+    }
+    for op in prefix {
+        twin.execute(op);
+    }
+    Some(twin.execute(&Op::Prog {
+        map: target,
+        program: "oracle".into(),
+        call,
+    }))
+}
+
+/// The data a step stores in its map (values and keys that may hold map fds).
+fn stored_data(op: &Op) -> Vec<&Datum> {
+    match op {
+        Op::Update { key, value, .. } => vec![key, value],
+        Op::Push { value, .. } => vec![value],
+        Op::UpdateBatch { entries, .. } => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+        Op::Prog {
+            call: ProgCall::Update { key, value, .. },
+            ..
+        } => vec![key, value],
+        _ => Vec::new(),
+    }
+}
+
+/// The case's maps whose fds a datum holds.
+fn map_refs(datum: &Datum) -> Vec<usize> {
+    match datum {
+        Datum::MapFd(m) => m.index.into_iter().collect(),
+        Datum::PerCpu(slots) => slots.iter().flat_map(map_refs).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `target` and every map it depends on before step `index`: its inner map, and the maps
+/// whose fds the steps on these maps store, transitively.
+fn related_maps(case: &Case, index: usize, target: usize) -> HashSet<usize> {
+    let mut related = HashSet::from([target]);
+    loop {
+        let mut more = Vec::new();
+        for &m in &related {
+            more.extend(case.maps[m].inner);
+            for step in case.steps[..index].iter().filter(|s| s.op.map() == m) {
+                more.extend(stored_data(&step.op).into_iter().flat_map(map_refs));
+            }
+        }
+        let before = related.len();
+        related.extend(more);
+        if related.len() == before {
+            return related;
+        }
     }
 }
 
@@ -289,6 +377,33 @@ fn called(r: Result<(), CallError>) -> Result<Outcome, HarnessError> {
     match r {
         Ok(()) => Ok(Outcome::Ok),
         Err(e) => refused(e),
+    }
+}
+
+impl<'c> Runner<'c> {
+    /// A runner with no map created yet. `pin_tag` keeps a twin's relative pins apart
+    /// from the case's own.
+    fn new(case: &'c Case, env: Env, pin_tag: &'static str) -> Runner<'c> {
+        let n = case.maps.len();
+        Runner {
+            case,
+            env,
+            maps: Maps {
+                defs: &case.maps,
+                handles: (0..n).map(|_| None).collect(),
+                missing: case
+                    .maps
+                    .iter()
+                    .map(|m| format!("map {} is not created yet", m.name))
+                    .collect(),
+            },
+            ids: vec![None; n],
+            programs: HashMap::new(),
+            pin_dir: None,
+            pin_tag,
+            absolute_pins: Vec::new(),
+            harness_error: None,
+        }
     }
 }
 
@@ -539,9 +654,11 @@ impl Runner<'_> {
         }
         if self.pin_dir.is_none() {
             let bpffs = prog::ensure_bpffs().map_err(|e| HarnessError::Setup(format!("no bpffs for pins: {e}")))?;
-            let dir = bpffs
-                .join(format!("mapconform-{}", std::process::id()))
-                .join(self.case.id.replace('/', "__"));
+            let dir = bpffs.join(format!("mapconform-{}", std::process::id())).join(format!(
+                "{}{}",
+                self.case.id.replace('/', "__"),
+                self.pin_tag
+            ));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| HarnessError::Setup(format!("creating {}: {e}", dir.display())))?;
             self.pin_dir = Some(dir);

@@ -23,6 +23,8 @@ pub enum Kind {
     Fix,
     NewFeature,
     MissedCheck,
+    /// The syscall and the helper answer differently (see the `oracle` module).
+    DoorDisagreement,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Fix => "fix",
             Kind::NewFeature => "new-feature",
             Kind::MissedCheck => "missed-check",
+            Kind::DoorDisagreement => "door-disagreement",
         }
     }
 }
@@ -62,6 +65,10 @@ pub struct Explanation {
     pub commits: Vec<Commit>,
     #[serde(default)]
     pub kind: Option<Kind>,
+    /// Door disagreements only: the step labels (substrings) this entry explains; empty:
+    /// every disagreeing step of its cases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 impl Explanation {

@@ -99,6 +99,47 @@ fn trend_class(t: Trend) -> &'static str {
     }
 }
 
+/// The door disagreements: one row per (case, step), each kernel's two results.
+fn doors(out: &mut String, report: &Report) {
+    out.push_str("<section id=\"doors\"><h2>Door disagreements</h2>\n");
+    if report.door_disagreements.is_empty() {
+        out.push_str("<p>None: wherever a case compares the syscall with the helper, they agree.</p>\n");
+    } else {
+        out.push_str(
+            "<table class=\"steps\"><tr><th>case</th><th>step</th><th>kernel</th><th>syscall</th><th>helper</th><th>explanation</th></tr>",
+        );
+        for d in &report.door_disagreements {
+            let why: Vec<String> = d
+                .explanations
+                .iter()
+                .map(|e| format!("<b>{}</b>: {}", esc(&e.id), esc(e.summary.trim())))
+                .collect();
+            let why = if why.is_empty() {
+                "<b>unexplained</b>".to_string()
+            } else {
+                why.join("<br>")
+            };
+            for (i, s) in d.kernels.iter().enumerate() {
+                let first = if i == 0 { " (first)" } else { "" };
+                let _ = write!(
+                    out,
+                    "<tr data-case=\"{}\" data-type=\"{}\"><td><code>{}</code></td><td><code>{}</code></td><td>{}{first}</td><td class=\"before\"><code>{}</code></td><td class=\"after\"><code>{}</code></td><td>{}</td></tr>",
+                    esc(&d.case),
+                    esc(map_type(&d.case)),
+                    esc(&d.case),
+                    esc(&d.step),
+                    esc(&s.kernel),
+                    esc(&s.syscall),
+                    esc(&s.helper),
+                    why
+                );
+            }
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</section>\n");
+}
+
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = write!(
@@ -247,7 +288,9 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("</table></article>\n");
     }
-    out.push_str("</section>\n<pre id=\"selftest\" hidden></pre>\n");
+    out.push_str("</section>\n");
+    doors(&mut out, report);
+    out.push_str("<pre id=\"selftest\" hidden></pre>\n");
 
     // `</` cannot end the script early once escaped as `<\/` (still valid JSON).
     let json = serde_json::to_string(&data(report))
@@ -289,6 +332,7 @@ mod tests {
                 vec![cell(Trend::First, "</script><b>")],
             ],
             changes: vec![],
+            door_disagreements: vec![],
         };
         let html = render(&report);
         assert!(html.contains("<th class=\"case\">hash/&lt;b&gt;</th>"), "{html}");

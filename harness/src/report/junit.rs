@@ -71,6 +71,7 @@ mod tests {
                 cell(vec!["differs from snapshots/6.12:\n-  result: <ok>".into()]),
             ]],
             changes: vec![],
+            door_disagreements: vec![],
         };
         let xml = render(&report).unwrap();
         assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");

@@ -168,6 +168,14 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str(&block);
     }
+    // Door disagreements are few lines each: after the changes, cut like them.
+    let doors = super::doors::markdown(&report.door_disagreements);
+    if out.len() + doors.len() <= BUDGET {
+        out.push('\n');
+        out.push_str(&doors);
+    } else {
+        out.push_str("\n## Door disagreements\n\n(cut to fit a step summary: see report.html)\n");
+    }
     out
 }
 
@@ -212,6 +220,7 @@ mod tests {
                 steps: step_changes(before, after),
                 explanations: parse("- {id: freeze-twice, cases: [hash/freeze], summary: 'EPERM first', why: 'checks write|perm', commits: [{id: c4c84f6fb2c4, subject: 'bpf: x', released_in: '6.5'}], kind: change}").unwrap(),
             }],
+            door_disagreements: vec![],
         }
     }
 

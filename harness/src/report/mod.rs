@@ -3,6 +3,7 @@
 //! fresh [`results`], with [`explanations`] attached, and renderers that only consume it:
 //! [`markdown`] (CI step summary), [`html`] (one self-contained page), [`junit`].
 pub mod cli;
+pub mod doors;
 pub mod explanations;
 pub mod html;
 pub mod junit;

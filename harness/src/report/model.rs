@@ -92,6 +92,8 @@ pub struct Report {
     pub cells: Vec<Vec<Cell>>,
     /// Every kernel where a case's body changed from the previous kernel's, case by case.
     pub changes: Vec<Change>,
+    /// Steps where the syscall and the helper disagree (differential cases).
+    pub door_disagreements: Vec<super::doors::DoorDisagreement>,
 }
 
 /// What a report is built from.
@@ -295,11 +297,14 @@ impl Report {
             }
             cells.push(row);
         }
+        let kernels: Vec<Kernel> = columns.into_iter().map(|c| c.kernel).collect();
+        let door_disagreements = super::doors::collect(&cases, &kernels, &cells, &inputs.explanations);
         Ok(Report {
-            kernels: columns.into_iter().map(|c| c.kernel).collect(),
+            kernels,
             cases,
             cells,
             changes,
+            door_disagreements,
         })
     }
 

@@ -200,6 +200,18 @@ pub fn report_table(report: &super::model::Report, full: bool) -> String {
         report.problem_count(),
         super::markdown::LEGEND
     );
+    if !report.door_disagreements.is_empty() {
+        let unexplained = report
+            .door_disagreements
+            .iter()
+            .filter(|d| d.explanations.is_empty())
+            .count();
+        let _ = writeln!(
+            out,
+            "{} door disagreements (syscall vs helper), {unexplained} unexplained: see report.md / report.html",
+            report.door_disagreements.len()
+        );
+    }
     out
 }
 
