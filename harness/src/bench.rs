@@ -36,6 +36,8 @@ fn per(total: Duration, n: usize) -> f64 {
 
 /// Runs the measurements with `iterations` update + lookup pairs.
 pub fn ops(iterations: usize) -> anyhow::Result<OpsBench> {
+    // As the executor does: before 5.11 map memory counts against RLIMIT_MEMLOCK.
+    exec::lift_memlock_limit();
     // Bare: one map, the raw calls in a tight loop.
     let fd = sys::map_create(&sys::CreateAttr {
         map_type: aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_HASH as u32,

@@ -93,7 +93,7 @@ pub fn kernel_release() -> String {
         .into_owned()
 }
 
-fn lift_memlock_limit() {
+pub(crate) fn lift_memlock_limit() {
     let unlimited = libc::rlimit {
         rlim_cur: libc::RLIM_INFINITY,
         rlim_max: libc::RLIM_INFINITY,
