@@ -60,7 +60,7 @@ enum Command {
         /// kvm or tcg (default: use KVM only where it really works).
         #[arg(long)]
         accel: Option<vm::Accel>,
-        /// Boots at once (default: one per host CPU, bounded by memory).
+        /// Boots at once (default: host CPUs / 2 guest vCPUs, bounded by memory).
         #[arg(long)]
         jobs: Option<usize>,
         /// Seconds before a VM is killed.

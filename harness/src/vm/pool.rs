@@ -4,16 +4,17 @@ use super::events::Events;
 use super::{boot, BootReport, BootRequest, DEFAULT_MEMORY_MB};
 use anyhow::Result;
 
-/// Guest-count default for parallel boots: one guest per host CPU, and no more guests than
-/// the available memory holds (guest RAM plus ~512 MiB for QEMU and vng each). At least 1.
+/// Guest-count default for parallel boots: host CPUs / guest vCPUs (so the guests' vCPUs do
+/// not outnumber the host's cores), and no more guests than the available memory holds
+/// (guest RAM plus ~512 MiB for QEMU and vng each). At least 1.
 ///
-/// A guest has 2 vCPUs, but on the minimal root its work is mostly one vCPU's (the executor
-/// pins itself to CPU 0; no udev or systemd runs beside it): the five-kernel matrix took
-/// 51–73 s with two guests at once vs 90–119 s one at a time on 2 cores (TCG, measured
-/// side by side). With vng's host root, where the boot kept both vCPUs busy, two guests had
-/// given barely 10% more throughput — the old default was CPUs / 2.
+/// Measured on 2 cores (TCG, quiet machine, `scripts/bench`): the five-kernel matrix took
+/// 51.2 s one guest at a time and 52.4 s two at once — no gain. (Two at once looked much
+/// faster while other builds were running: two guests simply took a larger share of a
+/// loaded machine.)
 pub fn default_jobs() -> usize {
-    let by_cpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let host = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let by_cpu = host / super::DEFAULT_CPUS as usize;
     let by_memory = available_memory_mb().map_or(usize::MAX, |mb| (mb / (DEFAULT_MEMORY_MB as u64 + 512)) as usize);
     by_cpu.min(by_memory).max(1)
 }
