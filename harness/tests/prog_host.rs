@@ -833,3 +833,46 @@ fn traffic_on_lo_counts_exactly() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(noise.join().unwrap() > 0);
 }
+
+/// `traffic` attaches XDP and sends packets in a private network namespace: the host's own
+/// `lo` never carries the program, even while the step runs (it did before: a crash
+/// mid-step would have left it attached to the developer's loopback).
+#[test]
+fn traffic_never_attaches_to_the_hosts_lo() {
+    require_bpf();
+    let m = TestMap::create(PERCPU_ARRAY, 4, 16, 5, 0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (stats, seen) = std::thread::scope(|s| {
+        let counter = s.spawn(|| {
+            let r = count_traffic(&m.map_ref(), 5000);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            r
+        });
+        let mut seen = Vec::new();
+        let mut polls = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let out = std::process::Command::new("ip")
+                .args(["-d", "link", "show", "dev", "lo"])
+                .output()
+                .expect("ip (iproute2)");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Some(line) = text.lines().find(|l| l.contains("xdp")) {
+                seen.push(line.trim().to_string());
+            }
+            polls += 1;
+        }
+        assert!(polls > 0);
+        (counter.join().unwrap(), seen)
+    });
+    let stats = stats.unwrap_or_else(|e| panic!("count_traffic: {e}"));
+    assert_eq!(
+        stats[2].rx_packets, 5000,
+        "every packet counted at XDP_PASS in the private namespace"
+    );
+    assert!(
+        seen.is_empty(),
+        "an XDP program showed on the host's lo in {} of the polls: {}",
+        seen.len(),
+        seen[0]
+    );
+}

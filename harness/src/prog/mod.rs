@@ -9,6 +9,7 @@
 mod bind;
 pub mod bpffs;
 mod error;
+pub mod netns;
 mod objects;
 mod programs;
 pub mod request;

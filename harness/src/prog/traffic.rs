@@ -1,6 +1,6 @@
 //! [`count_traffic`]: the xdp_stats program on real packets over `lo`.
 
-use std::{net::UdpSocket, sync::Mutex, time::Duration};
+use std::{net::UdpSocket, time::Duration};
 
 use aya::programs::{ProgramError, Xdp, XdpMode};
 
@@ -24,9 +24,6 @@ pub const PAYLOAD: usize = 32;
 /// Bytes the program counts per datagram.
 pub const FRAME_BYTES: u64 = 14 + 20 + 8 + PAYLOAD as u64;
 
-/// Only one XDP program can be attached to `lo` at a time.
-static LO: Mutex<()> = Mutex::new(());
-
 const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
@@ -38,7 +35,15 @@ const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
 /// key reads as zero). The program counts only IPv4/UDP to 127.0.0.1:that port, so
 /// unrelated traffic on `lo` does not change the result, and generic XDP runs once per
 /// received packet: the expected result is `packets` at XDP_PASS.
+///
+/// All of it happens in a private network namespace ([`super::netns`]): never on the
+/// host's own `lo`, and nothing stays attached if the harness dies mid-step.
 pub fn count_traffic(map: &MapRef<'_>, packets: u32) -> Result<[DataRec; XDP_ACTIONS], ProgError> {
+    super::netns::in_private_netns(|| count_in_this_netns(map, packets))
+        .map_err(|e| ProgError::Other(format!("a private network namespace for the traffic: {e}")))?
+}
+
+fn count_in_this_netns(map: &MapRef<'_>, packets: u32) -> Result<[DataRec; XDP_ACTIONS], ProgError> {
     let other = |what: &str, e: std::io::Error| ProgError::Other(format!("{what}: {e}"));
     let rx = UdpSocket::bind("127.0.0.1:0").map_err(|e| other("bind receiver", e))?;
     rx.set_read_timeout(Some(Duration::from_secs(2)))
@@ -46,7 +51,6 @@ pub fn count_traffic(map: &MapRef<'_>, packets: u32) -> Result<[DataRec; XDP_ACT
     let port = rx.local_addr().map_err(|e| other("local_addr", e))?.port();
     let tx = UdpSocket::bind("127.0.0.1:0").map_err(|e| other("bind sender", e))?;
 
-    let _guard = LO.lock().unwrap_or_else(|p| p.into_inner());
     let mut ebpf = load_bound(objects::XDP_STATS, map.fd, &[("FILTER_DPORT", &port.to_ne_bytes())])?;
     let prog: &mut Xdp = ebpf
         .program_mut(objects::XDP_STATS.program)
