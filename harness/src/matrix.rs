@@ -179,6 +179,8 @@ fn boot_and_collect(
 ) -> Result<KernelRun, String> {
     let bundle = crate::case::bundle(&opts.cases, |id| cases.is_none_or(|c| c.iter().any(|s| s == id)))
         .map_err(|e| format!("reading the cases in {}: {e}", opts.cases.display()))?;
+    // The guest runs these in this order; a crash report lists the unfinished ones from it.
+    let ids: Vec<String> = bundle.iter().map(|c| c.id.clone()).collect();
     let json = serde_json::to_vec(&bundle).map_err(|e| e.to_string())?;
     std::fs::write(rwdir.join(BUNDLE_FILE), json).map_err(|e| format!("writing the case bundle: {e}"))?;
     let exe = std::path::absolute(&opts.exe).map_err(|e| e.to_string())?;
@@ -230,10 +232,7 @@ fn boot_and_collect(
         }
         let marks = guest::read_marks(&rwdir.join(guest::PROGRESS_FILE));
         let crashed = !matches!(boot.outcome, vm::Outcome::Exited(_));
-        match (
-            crashed,
-            partial_report(&marks, cases_in_order(cases, &opts.cases), &failure()),
-        ) {
+        match (crashed, partial_report(&marks, &ids, &failure())) {
             // The kernel went down before the runner started: not a result about maps (a
             // TCG artefact was seen once in 40 boots). One more try, and say so.
             (true, None) if retried.is_none() => {
@@ -263,20 +262,10 @@ fn boot_and_collect(
     }
 }
 
-/// The ids of the cases the guest was given, in its order.
-fn cases_in_order(selected: Option<&[String]>, dir: &Path) -> Vec<String> {
-    match selected {
-        Some(ids) => ids.to_vec(),
-        None => crate::case::bundle(dir, |_| true)
-            .map(|b| b.into_iter().map(|c| c.id).collect())
-            .unwrap_or_default(),
-    }
-}
-
 /// What a guest that crashed had done, from its progress marks: `None` if the runner never
 /// started. The case it was in carries `crash` as its harness error; later cases say they
 /// were not run.
-fn partial_report(marks: &[guest::Mark], all: Vec<String>, crash: &str) -> Option<RunReport> {
+fn partial_report(marks: &[guest::Mark], all: &[String], crash: &str) -> Option<RunReport> {
     let (kernel_release, possible_cpus) = marks.iter().find_map(|m| match m {
         guest::Mark::RunnerStarted {
             kernel_release,
@@ -419,7 +408,7 @@ mod tests {
     fn a_crash_keeps_finished_cases_and_names_the_running_one() {
         let all = vec!["a".to_string(), "b".into(), "c".into()];
         assert!(
-            partial_report(&[], all.clone(), "Oops").is_none(),
+            partial_report(&[], &all, "Oops").is_none(),
             "no runner mark: nothing ran"
         );
         let marks = vec![
@@ -437,7 +426,7 @@ mod tests {
             },
             Mark::CaseStarted { case: "b".into() },
         ];
-        let report = partial_report(&marks, all, "Oops: 0000 [#1]").unwrap();
+        let report = partial_report(&marks, &all, "Oops: 0000 [#1]").unwrap();
         assert_eq!(report.kernel_release, "6.12.1");
         let by = |id: &str| report.cases.iter().find(|c| c.case == id).unwrap();
         assert!(by("a").passed());

@@ -78,6 +78,12 @@ pub struct BootArgs {
 pub fn boot(args: &BootArgs) -> Result<()> {
     let cache = Cache::from_env()?;
     let (tx, rx) = mpsc::channel();
+    // The minimal root is shared by every kernel: prepared once.
+    let exe = std::env::current_exe()?;
+    let root = match args.minimal_root {
+        true => Some(vm::root::prepare(&cache.root.join(vm::root::CACHE_DIR), &exe)?),
+        false => None,
+    };
     let mut reqs = Vec::new();
     for (i, spec) in args.kernels.iter().enumerate() {
         let kernel = cache.resolve(spec)?;
@@ -91,9 +97,8 @@ pub fn boot(args: &BootArgs) -> Result<()> {
         r.memory_mb = args.memory_mb;
         r.deadline = args.deadline;
         r.accel = args.accel;
-        if args.minimal_root {
-            let dir = vm::root::prepare(&cache.root.join(vm::root::CACHE_DIR), &std::env::current_exe()?)?;
-            vm::root::attach(&mut r, &dir, &std::env::current_exe()?)?;
+        if let Some(root) = &root {
+            vm::root::attach(&mut r, root, &exe)?;
         }
         reqs.push(r);
     }

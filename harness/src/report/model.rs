@@ -206,7 +206,7 @@ fn problems_of(result: &CaseResult, snapshot: Option<&str>, baseline: &str, comp
     problems
 }
 
-pub use crate::snapshot::unified;
+use crate::snapshot::unified;
 
 impl Report {
     pub fn build(inputs: Inputs) -> Result<Report, ModelError> {
