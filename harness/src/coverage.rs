@@ -58,7 +58,8 @@ pub fn counts(cases: &[Case]) -> BTreeMap<(MapType, &'static str), usize> {
             cells.entry((def.map_type, "create")).or_default().insert(&case.id);
         }
         for step in &case.steps {
-            let ty = case.maps[step.op.map()].map_type;
+            let Some(map) = step.op.map() else { continue };
+            let ty = case.maps[map].map_type;
             cells.entry((ty, column(&step.op))).or_default().insert(&case.id);
         }
     }

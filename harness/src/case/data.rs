@@ -6,7 +6,8 @@
 //! - `[{u32: 24}, {be32: 0x0a000000}]` — fields of fixed width (`u8 u16 u32 u64` little-endian,
 //!   `be16 be32 be64` big-endian, `hex` bytes) whose widths add up to the declared size;
 //! - `{percpu: [1, 2]}` — one value per possible CPU (per-CPU maps only);
-//! - `{map_fd: inner}` — the fd of another map of the case (values of map-in-map maps).
+//! - `{map_fd: inner}` — the fd of another map of the case (values of map-in-map maps);
+//! - `{fd: sock}` — the fd of one of the case's `objects:` (a socket, an interface…).
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -18,10 +19,16 @@ pub enum Datum {
     Fields(Vec<Field>),
     PerCpu(Vec<Datum>),
     MapFd(MapName),
+    /// `{fd: NAME}`: the fd of one of the case's objects (see [`super::objects`]).
+    Fd(ObjectName),
 }
 
+/// `{fd: NAME}`: an object's name and its index in the case's `objects:`, set by validation
+/// like a [`MapName`]'s.
+pub type ObjectName = MapName;
+
 /// `{map_fd: NAME}`: the map name as written and the index of the case's map it names.
-/// The index is set by validation ([`Datum::resolve_maps`]), so a name that is no map of
+/// The index is set by validation ([`Datum::resolve_names`]), so a name that is no map of
 /// the case is a `check` error, never a run-time surprise; `None` only in a datum that has
 /// not been validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,39 +132,65 @@ fn int_bytes(value: i128, width: usize, big_endian: bool) -> Result<Vec<u8>, Str
 pub trait FdResolver {
     /// The fd of the named map, as the u32 that map-in-map values carry.
     fn map_fd(&self, map: &MapName) -> Result<u32, String>;
+    /// The fd of the named object (a socket, …), as the u32 fd-holding maps take.
+    fn object_fd(&self, object: &ObjectName) -> Result<u32, String>;
 }
 
 /// For checking sizes without a kernel: every map has a placeholder fd. Map names are
-/// checked separately, by [`Datum::resolve_maps`].
+/// checked separately, by [`Datum::resolve_names`].
 pub struct NoFds;
 impl FdResolver for NoFds {
     fn map_fd(&self, _: &MapName) -> Result<u32, String> {
         Ok(0)
     }
+    fn object_fd(&self, _: &ObjectName) -> Result<u32, String> {
+        Ok(0)
+    }
+}
+
+/// The names a datum may refer to: the case's maps and objects, in declaration order.
+#[derive(Clone, Copy, Default)]
+pub struct Declared<'a> {
+    pub maps: &'a [&'a str],
+    pub objects: &'a [&'a str],
+}
+
+fn resolve_name(what: &str, form: &str, name: &mut MapName, names: &[&str]) -> Result<(), String> {
+    match names.iter().position(|n| *n == name.name) {
+        Some(i) => {
+            name.index = Some(i);
+            Ok(())
+        }
+        None => Err(format!(
+            "unknown {what} `{}` in a {form} value, declared {what}s: {}",
+            name.name,
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            }
+        )),
+    }
 }
 
 impl Datum {
-    /// Resolve every `{map_fd: NAME}` in this datum to the index of the case's map of that
-    /// name, or say which maps there are.
-    pub fn resolve_maps(&mut self, names: &[&str]) -> Result<(), String> {
+    /// Resolve every `{map_fd: NAME}` and `{fd: NAME}` in this datum to the index of the
+    /// case's map or object of that name, or say which there are.
+    pub fn resolve_names(&mut self, declared: Declared) -> Result<(), String> {
         match self {
-            Datum::MapFd(m) => match names.iter().position(|n| *n == m.name) {
-                Some(i) => {
-                    m.index = Some(i);
-                    Ok(())
-                }
-                None => Err(format!(
-                    "unknown map `{}` in a map fd value, declared maps: {}",
-                    m.name,
-                    if names.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                )),
-            },
-            Datum::PerCpu(values) => values.iter_mut().try_for_each(|v| v.resolve_maps(names)),
+            Datum::MapFd(m) => resolve_name("map", "map fd", m, declared.maps),
+            Datum::Fd(o) => resolve_name("object", "`fd:`", o, declared.objects),
+            Datum::PerCpu(values) => values.iter_mut().try_for_each(|v| v.resolve_names(declared)),
             Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) => Ok(()),
+        }
+    }
+
+    /// The objects (`{fd: NAME}`) this datum holds, by index.
+    pub fn objects(&self) -> Vec<usize> {
+        match self {
+            Datum::Fd(o) => o.index.into_iter().collect(),
+            Datum::PerCpu(values) => values.iter().flat_map(Datum::objects).collect(),
+            Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) | Datum::MapFd(_) => Vec::new(),
         }
     }
 
@@ -193,6 +226,7 @@ impl Datum {
             }
             Datum::PerCpu(_) => Err("a per-CPU value (`percpu:`) is only valid for per-CPU maps".into()),
             Datum::MapFd(name) => int_bytes(fds.map_fd(name)? as i128, size, false),
+            Datum::Fd(name) => int_bytes(fds.object_fd(name)? as i128, size, false),
         }
     }
 
@@ -200,7 +234,7 @@ impl Datum {
     /// integers take 8 bytes.
     pub fn encode_natural(&self, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         match self {
-            Datum::Int(_) | Datum::MapFd(_) => self.encode(8, fds),
+            Datum::Int(_) | Datum::MapFd(_) | Datum::Fd(_) => self.encode(8, fds),
             Datum::Bytes(b) => Ok(b.clone()),
             Datum::Fields(fields) => {
                 let size = fields
@@ -273,12 +307,13 @@ impl fmt::Display for Datum {
                 write!(f, "percpu[{}]", parts.join(","))
             }
             Datum::MapFd(m) => write!(f, "fd({})", m.name),
+            Datum::Fd(o) => write!(f, "fd({})", o.name),
         }
     }
 }
 
 const DATUM_FORMS: &str =
-    "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]} or {map_fd: NAME}";
+    "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME} or {fd: OBJECT}";
 
 impl<'de> Deserialize<'de> for Datum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -335,9 +370,13 @@ impl<'de> Deserialize<'de> for Datum {
                         name: map.next_value::<String>()?,
                         index: None,
                     }),
+                    "fd" => Datum::Fd(ObjectName {
+                        name: map.next_value::<String>()?,
+                        index: None,
+                    }),
                     other => {
                         return Err(de::Error::custom(format!(
-                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map"
+                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd"
                         )))
                     }
                 };

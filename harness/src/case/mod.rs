@@ -2,12 +2,14 @@
 pub mod data;
 pub mod model;
 pub mod names;
+pub mod objects;
 pub mod parse;
 pub mod render;
 mod steps;
 
 pub use data::Datum;
 pub use model::{Case, Expect, MapDef, Op, ProgCall, Step};
+pub use objects::{ObjectDef, ObjectKind};
 pub use parse::{parse_case, CaseError};
 
 use std::path::{Path, PathBuf};

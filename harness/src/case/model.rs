@@ -1,6 +1,7 @@
 //! A validated case: maps with numeric attributes and steps that refer to maps by index.
 //! Built by [`super::parse`]; consumed by the executor. Nothing here touches a kernel.
-use super::data::Datum;
+use super::data::{Datum, Declared};
+use super::objects::ObjectDef;
 use crate::outcome::Ret;
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use std::fmt;
@@ -18,6 +19,8 @@ pub struct Case {
     /// step's result holds both (see the `oracle` module).
     pub differential: bool,
     pub maps: Vec<MapDef>,
+    /// Sockets and other kernel objects the case makes (`objects:`), before its maps.
+    pub objects: Vec<ObjectDef>,
     pub steps: Vec<Step>,
 }
 
@@ -228,8 +231,10 @@ impl ProgCall {
 }
 
 impl Op {
-    pub fn map(&self) -> usize {
-        match self {
+    /// The map the step operates on. Every step kind today names one; a step on objects
+    /// alone (a socket send, …) would be `None`.
+    pub fn map(&self) -> Option<usize> {
+        Some(match self {
             Op::Create { map }
             | Op::Update { map, .. }
             | Op::Lookup { map, .. }
@@ -251,13 +256,47 @@ impl Op {
             | Op::Pin { map, .. }
             | Op::GetPinned { map, .. }
             | Op::GetById { map } => *map,
+        })
+    }
+
+    /// Every key and value the step carries, in order.
+    pub fn data(&self) -> Vec<&Datum> {
+        match self {
+            Op::Update { key, value, .. } => vec![key, value],
+            Op::Lookup { key, .. } => vec![key],
+            Op::Delete { key, .. } | Op::GetNextKey { key, .. } | Op::LookupAndDelete { key, .. } => {
+                key.iter().collect()
+            }
+            Op::Push { value, .. } => vec![value],
+            Op::Peek { value, .. } => value.iter().collect(),
+            Op::UpdateBatch { entries, .. } => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+            Op::DeleteBatch { keys, .. } => keys.iter().collect(),
+            Op::Prog { call, .. } => match call {
+                ProgCall::Lookup { key } | ProgCall::Delete { key } | ProgCall::LookupPercpu { key, .. } => vec![key],
+                ProgCall::Update { key, value, .. } => vec![key, value],
+                ProgCall::Push { value, .. } => vec![value],
+                ProgCall::Peek { value } => value.iter().collect(),
+                ProgCall::RingbufOutput { data, .. } => vec![data],
+                ProgCall::Pop | ProgCall::ForEach { .. } => Vec::new(),
+            },
+            Op::Create { .. }
+            | Op::Pop { .. }
+            | Op::Dump { .. }
+            | Op::Close { .. }
+            | Op::Freeze { .. }
+            | Op::LookupBatch { .. }
+            | Op::LookupAndDeleteBatch { .. }
+            | Op::Traffic { .. }
+            | Op::Pin { .. }
+            | Op::GetPinned { .. }
+            | Op::GetById { .. } => Vec::new(),
         }
     }
 
     /// A one-line description such as `update m key=1 value=100 flags=noexist`, used as the
     /// step's label in results and snapshots.
     pub fn describe(&self, maps: &[MapDef]) -> String {
-        let m = &maps[self.map()].name;
+        let m = self.map().and_then(|i| maps.get(i)).map_or("", |d| d.name.as_str());
         let flags = |f: &ElemFlags| match *f {
             ElemFlags::ANY => String::new(),
             f => format!(" flags={}", f.names()),
@@ -320,14 +359,15 @@ pub enum Expect {
 }
 
 impl Expect {
-    /// Resolve the map references (`{map_fd: NAME}`) of the expected data.
-    pub fn resolve_maps(&mut self, names: &[&str]) -> Result<(), String> {
+    /// Resolve the map and object references (`{map_fd: NAME}`, `{fd: NAME}`) of the
+    /// expected data.
+    pub fn resolve_names(&mut self, names: Declared) -> Result<(), String> {
         match self {
             Expect::Ok | Expect::Errno(_) | Expect::Ret { value: None, .. } => Ok(()),
-            Expect::Value(d) | Expect::Key(d) | Expect::Ret { value: Some(d), .. } => d.resolve_maps(names),
+            Expect::Value(d) | Expect::Key(d) | Expect::Ret { value: Some(d), .. } => d.resolve_names(names),
             Expect::Entries(entries) => entries.iter_mut().try_for_each(|(k, v)| {
-                k.resolve_maps(names)?;
-                v.resolve_maps(names)
+                k.resolve_names(names)?;
+                v.resolve_names(names)
             }),
         }
     }

@@ -4,6 +4,7 @@
 //! parse(text)` for every text it accepts, so the model carries everything a file says.
 use super::data::{Datum, Field};
 use super::model::{Case, Expect, MapDef, Op, ProgCall};
+use super::objects::{ObjectDef, ObjectKind};
 use crate::outcome::{to_hex, Ret};
 use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS};
 
@@ -46,6 +47,7 @@ fn datum(d: &Datum) -> String {
             format!("{{percpu: [{}]}}", parts.join(", "))
         }
         Datum::MapFd(m) => format!("{{map_fd: {}}}", quoted(&m.name)),
+        Datum::Fd(o) => format!("{{fd: {}}}", quoted(&o.name)),
     }
 }
 
@@ -95,9 +97,20 @@ fn expect(e: &Expect) -> String {
     }
 }
 
+/// An object's kind: its bare name, or `{KIND: {ARGS}}`.
+fn object_kind(kind: &ObjectKind, objects: &[ObjectDef]) -> String {
+    let name = |i: &usize| quoted(&objects[*i].name);
+    match kind {
+        ObjectKind::Udp => "udp".into(),
+        ObjectKind::TcpListener => "tcp_listener".into(),
+        ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(to)),
+        ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(from)),
+    }
+}
+
 /// `KIND: {ARGS}` of one operation.
 fn op(op: &Op, maps: &[MapDef]) -> String {
-    let mut args = Args(vec![format!("map: {}", quoted(&maps[op.map()].name))]);
+    let mut args = Args(op.map().map(|m| format!("map: {}", quoted(&maps[m].name))).into_iter().collect());
     let elem_flags = |f: &ElemFlags| (f.0 != 0).then(|| flag_list(f.0, &ELEM_FLAGS));
     let kind = match op {
         Op::Create { .. } => "create",
@@ -250,6 +263,12 @@ pub fn to_yaml(case: &Case) -> String {
     out += "\n";
     for m in &case.maps {
         out += &format!("  {}: {}\n", quoted(&m.name), map_decl(m, &case.maps));
+    }
+    if !case.objects.is_empty() {
+        out += "objects:\n";
+        for o in &case.objects {
+            out += &format!("  {}: {}\n", quoted(&o.name), object_kind(&o.kind, &case.objects));
+        }
     }
     out += "steps:";
     if case.steps.is_empty() {

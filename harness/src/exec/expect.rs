@@ -8,7 +8,16 @@ use crate::case::{Datum, Expect, MapDef, Op};
 use crate::outcome::{sort_entries, Entry, Outcome, Shown};
 use crate::uapi::MapType;
 
-pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, r: &Runner) -> Result<(), String> {
+/// `def`: the step's map, whose layout encodes expected keys and values (`None` for a step
+/// on objects alone, which can only expect `ok` or an errno).
+pub(super) fn check(
+    expect: &Expect,
+    observed: &Outcome,
+    op: &Op,
+    def: Option<&MapDef>,
+    r: &Runner,
+) -> Result<(), String> {
+    let map = || def.ok_or_else(|| format!("`expect: {expect}` needs a map whose layout encodes it"));
     let expected = match expect {
         Expect::Ok => {
             // `ok`: the kernel reported no error, whatever it returned.
@@ -28,9 +37,10 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
             };
         }
         Expect::Errno(e) => Outcome::Errno(*e),
-        Expect::Value(v) => Outcome::Value(show_value(r, def, v)?),
-        Expect::Key(k) => Outcome::Key(show_key(r, def, k)?),
+        Expect::Value(v) => Outcome::Value(show_value(r, map()?, v)?),
+        Expect::Key(k) => Outcome::Key(show_key(r, map()?, k)?),
         Expect::Entries(entries) => {
+            let def = map()?;
             let mut list = entries
                 .iter()
                 .map(|(k, v)| {
@@ -52,6 +62,7 @@ pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, 
             else {
                 return Err(format!("expected {expect}, observed {observed}"));
             };
+            let def = map()?;
             let expected_value = match value {
                 // Programs see one CPU's value (or a ring buffer record of any size).
                 Some(v) if def.map_type == MapType::RINGBUF => Some(super::show_record(&v.encode_natural(&r.maps)?)),

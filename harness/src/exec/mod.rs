@@ -4,9 +4,10 @@
 //! (`mapconform guest`). Every step turns into bpf(2) calls through [`crate::bpf::sys`];
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
 mod expect;
+mod objects;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
-use crate::case::data::{within_limit, FdResolver, MapName};
+use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
 use crate::case::{Case, Datum, MapDef, Op, ProgCall};
 use crate::oracle;
 use crate::outcome::{
@@ -111,7 +112,8 @@ fn pin_to_cpu0() {
     }
 }
 
-/// The maps of one case while it runs.
+/// The maps and objects of one case while it runs: what a key or value's `{map_fd: …}`
+/// and `{fd: …}` resolve against.
 struct Maps<'c> {
     defs: &'c [MapDef],
     /// Each map's fd with its real attributes (the kernel's, not the declaration). Shared,
@@ -120,6 +122,8 @@ struct Maps<'c> {
     handles: Vec<Option<Rc<MapHandle>>>,
     /// Why a map has no fd, for steps that name it.
     missing: Vec<String>,
+    /// The case's sockets and other objects (`objects:`), made before its maps.
+    objects: objects::Objects,
 }
 
 impl FdResolver for Maps<'_> {
@@ -133,6 +137,13 @@ impl FdResolver for Maps<'_> {
             .as_ref()
             .map(|h| h.fd().as_raw_fd() as u32)
             .ok_or_else(|| self.missing[i].clone())
+    }
+
+    fn object_fd(&self, object: &ObjectName) -> Result<u32, String> {
+        let i = object
+            .index
+            .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
+        self.objects.fd(i)
     }
 }
 
@@ -173,15 +184,40 @@ pub fn run_case(case: &Case, env: Env) -> CaseResult {
     run_case_with(case, env, false)
 }
 
+/// A case with `objects:` runs in a private network namespace of its own (a thread that
+/// unshares it, with its `lo` up): its sockets and interfaces never meet the host's, and
+/// everything in it goes with the thread, whatever happened.
+fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
+    if case.objects.is_empty() {
+        return run_case_here(case, env, keep_pins);
+    }
+    prog::netns::in_private_netns(|| run_case_here(case, env, keep_pins)).unwrap_or_else(|e| CaseResult {
+        case: case.id.clone(),
+        steps: Vec::new(),
+        harness_error: Some(format!("a private network namespace for the case's objects: {e}")),
+    })
+}
+
 /// [`run_case`], leaving the maps pinned at the absolute paths its `pin` steps gave: for
 /// `mapconform pin-maps`, whose pins keep the maps alive for a shell after it exits.
 pub fn run_case_keeping_pins(case: &Case, env: Env) -> CaseResult {
     run_case_with(case, env, true)
 }
 
-fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
+fn run_case_here(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
     let mut runner = Runner::new(case, env, "");
-    let mut steps = Vec::new();
+    let mut steps: Vec<StepResult> = runner
+        .maps
+        .objects
+        .make_all(&case.objects)
+        .into_iter()
+        .map(|(step, result)| StepResult {
+            step,
+            result,
+            expect: None,
+            violation: None,
+        })
+        .collect();
 
     // Maps that no `create` step names are created first, in declaration order, each as a
     // recorded step: a creation error is a result like any other.
@@ -201,7 +237,7 @@ fn run_case_with(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
         let violation = step
             .expect
             .as_ref()
-            .and_then(|e| expect::check(e, &result, &step.op, &case.maps[step.op.map()], &runner).err());
+            .and_then(|e| expect::check(e, &result, &step.op, step.op.map().map(|m| &case.maps[m]), &runner).err());
         // `expect:` is about the step's own (syscall) result; the other door is recorded beside it.
         let result = if case.differential {
             program_door(case, index, result, env)
@@ -231,7 +267,7 @@ fn implicit_creates(case: &Case) -> Vec<usize> {
         .steps
         .iter()
         .filter(|s| matches!(s.op, Op::Create { .. }))
-        .map(|s| s.op.map())
+        .filter_map(|s| s.op.map())
         .collect();
     (0..case.maps.len()).filter(|i| !explicit.contains(i)).collect()
 }
@@ -243,7 +279,7 @@ fn implicit_creates(case: &Case) -> Vec<usize> {
 /// result stands alone.
 fn program_door(case: &Case, index: usize, syscall: Outcome, env: Env) -> Outcome {
     let op = &case.steps[index].op;
-    let Some(call) = oracle::counterpart(op, &case.maps[op.map()]) else {
+    let Some(call) = op.map().and_then(|m| oracle::counterpart(op, &case.maps[m])) else {
         return syscall;
     };
     if matches!(syscall, Outcome::NotRun(_)) {
@@ -260,18 +296,22 @@ fn program_door(case: &Case, index: usize, syscall: Outcome, env: Env) -> Outcom
 /// doors as the case did, then makes the call from a program. `None` when the prefix
 /// cannot be replayed faithfully (an absolute pin path is shared with the case's own map).
 fn twin_helper(case: &Case, index: usize, call: ProgCall, env: Env) -> Option<Outcome> {
-    let target = case.steps[index].op.map();
+    let Some(target) = case.steps[index].op.map() else {
+        return None;
+    };
     let related = related_maps(case, index, target);
     let prefix: Vec<&Op> = case.steps[..index]
         .iter()
         .map(|s| &s.op)
-        .filter(|op| related.contains(&op.map()))
+        .filter(|op| op.map().is_some_and(|m| related.contains(&m)))
         .collect();
     let absolute = |op: &&Op| matches!(op, Op::Pin { path, .. } | Op::GetPinned { path, .. } if path.starts_with('/'));
     if prefix.iter().any(absolute) {
         return None;
     }
     let mut twin = Runner::new(case, env, "-twin");
+    // The twin's own objects, so replayed `{fd: …}` data names live objects.
+    twin.maps.objects.make_all(&case.objects);
     for map in implicit_creates(case).into_iter().filter(|m| related.contains(m)) {
         twin.create(map);
     }
@@ -316,7 +356,7 @@ fn related_maps(case: &Case, index: usize, target: usize) -> HashSet<usize> {
         let mut more = Vec::new();
         for &m in &related {
             more.extend(case.maps[m].inner);
-            for step in case.steps[..index].iter().filter(|s| s.op.map() == m) {
+            for step in case.steps[..index].iter().filter(|s| s.op.map() == Some(m)) {
                 more.extend(stored_data(&step.op).into_iter().flat_map(map_refs));
             }
         }
@@ -396,6 +436,7 @@ impl<'c> Runner<'c> {
                     .iter()
                     .map(|m| format!("map {} is not created yet", m.name))
                     .collect(),
+                objects: objects::Objects::new(&case.objects),
             },
             ids: vec![None; n],
             programs: HashMap::new(),
@@ -508,7 +549,13 @@ impl Runner<'_> {
     }
 
     fn execute(&mut self, op: &Op) -> Outcome {
-        let map = op.map();
+        let Some(map) = op.map() else {
+            // A step on the case's objects alone.
+            return match objects::execute(op, &self.maps.objects) {
+                Ok(outcome) => outcome,
+                Err(why) => self.harness_failure(why),
+            };
+        };
         match op {
             Op::Create { map } => return self.create(*map),
             // These work without (or replace) the case's fd of the map.
@@ -519,6 +566,10 @@ impl Runner<'_> {
         let Some(handle) = self.maps.handles[map].clone() else {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
+        // An object the kernel refused to make is that result, not a harness problem.
+        if let Some(why) = op.data().iter().flat_map(|d| d.objects()).find_map(|o| self.maps.objects.fd(o).err()) {
+            return Outcome::NotRun(why);
+        }
         // Values are encoded and rendered from the declaration, buffers sized from the
         // kernel's info: the two agree (created from it, or checked by `adopt`). Should a
         // kernel ever report another layout, that is a harness error, not a bad slice.
@@ -527,7 +578,7 @@ impl Runner<'_> {
             let why = format!("map {} is {info} for the kernel, declared {}", def.name, def.layout());
             return self.harness_failure(HarnessError::Setup(why));
         }
-        match self.execute_on(op, &handle) {
+        match self.execute_on(op, map, &handle) {
             Ok(outcome) => outcome,
             Err(why) => self.harness_failure(why),
         }
@@ -535,8 +586,8 @@ impl Runner<'_> {
 
     /// One step on an existing map. `Err` is a harness problem (a value that cannot be
     /// encoded, a buffer the bounded layer refused), never a kernel answer.
-    fn execute_on(&mut self, op: &Op, h: &MapHandle) -> Result<Outcome, HarnessError> {
-        let def = self.def(op.map()).clone();
+    fn execute_on(&mut self, op: &Op, map: usize, h: &MapHandle) -> Result<Outcome, HarnessError> {
+        let def = self.def(map).clone();
         let fd = h.fd();
         // Output buffers are sized from the map's real attributes (which, after
         // `get_pinned`/`get_by_id`, are known to match the declaration).

@@ -335,7 +335,7 @@ mod tests {
             assert_eq!(flags, FLAG_VALUES.collect::<Vec<_>>(), "{id}");
             // Every step has a helper counterpart: the whole case is compared.
             for step in &case.steps {
-                let def = &case.maps[step.op.map()];
+                let def = &case.maps[step.op.map().expect("sweep steps name a map")];
                 assert!(
                     super::super::counterpart(&step.op, def).is_some(),
                     "{id}: {} has no counterpart",

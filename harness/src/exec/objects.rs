@@ -1,0 +1,179 @@
+//! Making a case's `objects:` (sockets, …) and holding their fds while the case runs.
+//!
+//! Each object is made in declaration order before the case's maps; what the kernel
+//! answers is the `make NAME` result. The fds are owned here and closed when the case's
+//! runner is dropped, whatever happened. Network objects live in the case's private
+//! network namespace (see [`super::run_case`]), so they never reach the host's interfaces.
+use super::{HarnessError, Outcome};
+use crate::case::objects::Described;
+use crate::case::{ObjectDef, ObjectKind, Op};
+use crate::uapi::Errno;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The objects of one case: an fd for each one made, or why there is none.
+pub(super) struct Objects {
+    fds: Vec<Option<OwnedFd>>,
+    missing: Vec<String>,
+}
+
+impl Objects {
+    pub(super) fn new(defs: &[ObjectDef]) -> Objects {
+        Objects {
+            fds: defs.iter().map(|_| None).collect(),
+            missing: defs
+                .iter()
+                .map(|o| format!("object {} is not made yet", o.name))
+                .collect(),
+        }
+    }
+
+    /// The fd of object `index`, as the u32 an fd-holding map takes.
+    pub(super) fn fd(&self, index: usize) -> Result<u32, String> {
+        match self.fds.get(index) {
+            Some(Some(fd)) => Ok(fd.as_raw_fd() as u32),
+            Some(None) => Err(self.missing[index].clone()),
+            None => Err(format!("object #{index} was not resolved by validation")),
+        }
+    }
+
+    /// Makes every object in order; returns each one's label and result.
+    pub(super) fn make_all(&mut self, defs: &[ObjectDef]) -> Vec<(String, Outcome)> {
+        defs.iter()
+            .enumerate()
+            .map(|(i, def)| {
+                let label = format!("make {} {}", def.name, Described(&def.kind, defs));
+                let result = match self.make(&def.kind) {
+                    Ok(fd) => {
+                        self.fds[i] = Some(fd);
+                        Outcome::Ok
+                    }
+                    Err(Unmade::Kernel(e)) => {
+                        let outcome = Outcome::Errno(Errno::of(&e));
+                        self.missing[i] = format!("object {} was not made ({outcome})", def.name);
+                        outcome
+                    }
+                    Err(Unmade::Needs(why)) => {
+                        self.missing[i] = format!("object {} was not made: {why}", def.name);
+                        Outcome::NotRun(why)
+                    }
+                };
+                (label, result)
+            })
+            .collect()
+    }
+
+    fn raw(&self, index: usize) -> Result<RawFd, Unmade> {
+        match self.fds.get(index) {
+            Some(Some(fd)) => Ok(fd.as_raw_fd()),
+            _ => Err(Unmade::Needs(
+                self.missing.get(index).cloned().unwrap_or_default(),
+            )),
+        }
+    }
+
+    fn make(&self, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
+        Ok(match kind {
+            ObjectKind::Udp => {
+                let fd = socket(libc::SOCK_DGRAM)?;
+                bind_loopback(&fd)?;
+                fd
+            }
+            ObjectKind::TcpListener => {
+                // Non-blocking, so a `tcp_accepted` with nothing pending is EAGAIN, not a hang.
+                let fd = socket(libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
+                bind_loopback(&fd)?;
+                // SAFETY: a plain call on an fd this function owns.
+                check(unsafe { libc::listen(fd.as_raw_fd(), 8) })?;
+                fd
+            }
+            ObjectKind::TcpClient { to } => {
+                let addr = local_addr(self.raw(*to)?)?;
+                let fd = socket(libc::SOCK_STREAM)?;
+                // SAFETY: addr is a valid sockaddr_in of the size given.
+                check(unsafe {
+                    libc::connect(
+                        fd.as_raw_fd(),
+                        (&addr as *const libc::sockaddr_in).cast(),
+                        size_of::<libc::sockaddr_in>() as u32,
+                    )
+                })?;
+                fd
+            }
+            ObjectKind::TcpAccepted { from } => {
+                let listener = self.raw(*from)?;
+                // SAFETY: NULL address arguments are allowed; the returned fd is owned at once.
+                let fd = check(unsafe {
+                    libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC)
+                })?;
+                // SAFETY: accept4 returned a new fd that nothing else owns.
+                unsafe { OwnedFd::from_raw_fd(fd) }
+            }
+        })
+    }
+}
+
+/// Why an object was not made: the kernel refused (a result), or what it is made from is
+/// missing.
+enum Unmade {
+    Kernel(io::Error),
+    Needs(String),
+}
+
+impl From<io::Error> for Unmade {
+    fn from(e: io::Error) -> Self {
+        Unmade::Kernel(e)
+    }
+}
+
+fn check(ret: i32) -> io::Result<i32> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn socket(kind: i32) -> io::Result<OwnedFd> {
+    // SAFETY: a plain call; the fd is owned right after.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: socket returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn loopback_any_port() -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain data; all-zero is valid.
+    let mut addr: libc::sockaddr_in = unsafe { zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    addr
+}
+
+fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
+    let addr = loopback_any_port();
+    // SAFETY: addr is a valid sockaddr_in of the size given.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as u32,
+        )
+    })?;
+    Ok(())
+}
+
+fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
+    let mut addr = loopback_any_port();
+    let mut len = size_of::<libc::sockaddr_in>() as u32;
+    // SAFETY: addr and len are valid for writing; the kernel writes at most len bytes.
+    check(unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) })?;
+    Ok(addr)
+}
+
+/// A step on objects alone (one that names no map). No step kind is one yet: every step
+/// names the map it operates on.
+pub(super) fn execute(op: &Op, _objects: &Objects) -> Result<Outcome, HarnessError> {
+    let step = op.describe(&[]);
+    Err(HarnessError::Setup(format!("`{step}` names no map and is no step on objects")))
+}
