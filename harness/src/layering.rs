@@ -36,6 +36,7 @@ fn uapi_outcome_and_case_import_only_what_is_below_them() {
         "case",
         &[
             include_str!("case/mod.rs"),
+            include_str!("case/btf.rs"),
             include_str!("case/data.rs"),
             include_str!("case/model.rs"),
             include_str!("case/names.rs"),

@@ -64,6 +64,12 @@ pub struct CreateAttr<'a> {
     pub numa_node: u32,
     pub name: Option<&'a str>,
     pub map_extra: u64,
+    /// BTF of the key and value types (`btf_fd`, 0 ids for none) and, for struct_ops, the
+    /// id of the kernel's value type in vmlinux BTF.
+    pub btf_fd: Option<BorrowedFd<'a>>,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    pub btf_vmlinux_value_type_id: u32,
 }
 
 pub fn map_create(a: &CreateAttr) -> io::Result<OwnedFd> {
@@ -78,12 +84,41 @@ pub fn map_create(a: &CreateAttr) -> io::Result<OwnedFd> {
     u.inner_map_fd = a.inner_map_fd.unwrap_or(0);
     u.numa_node = a.numa_node;
     u.map_extra = a.map_extra;
+    u.btf_fd = a.btf_fd.map_or(0, |fd| fd.as_raw_fd() as u32);
+    u.btf_key_type_id = a.btf_key_type_id;
+    u.btf_value_type_id = a.btf_value_type_id;
+    u.btf_vmlinux_value_type_id = a.btf_vmlinux_value_type_id;
     if let Some(name) = a.name {
         for (dst, src) in u.map_name.iter_mut().zip(name.bytes().take(15)) {
             *dst = src as libc::c_char;
         }
     }
     sys_bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr).map(owned)
+}
+
+/// BPF_BTF_LOAD of a BTF blob. On refusal, the errno and the first line of the kernel's
+/// verifier log that says why (asked for again with a log buffer).
+pub fn btf_load(blob: &[u8]) -> Result<OwnedFd, (io::Error, String)> {
+    let load = |log: Option<&mut [u8]>| {
+        let mut attr = zeroed();
+        // SAFETY: writing plain integers into the BTF-load member of the union.
+        let u = unsafe { &mut attr.__bindgen_anon_7 };
+        u.btf = blob.as_ptr() as u64;
+        u.btf_size = blob.len() as u32;
+        if let Some(log) = log {
+            u.btf_log_buf = log.as_mut_ptr() as u64;
+            u.btf_log_size = log.len() as u32;
+            u.btf_log_level = 1;
+        }
+        sys_bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr).map(owned)
+    };
+    load(None).map_err(|e| {
+        let mut log = vec![0u8; 4096];
+        let _ = load(Some(&mut log));
+        let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)]).into_owned();
+        let why = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+        (e, why)
+    })
 }
 
 /// A map's attributes as the kernel reports them (BPF_OBJ_GET_INFO_BY_FD), never as a
@@ -360,7 +395,7 @@ impl MapHandle {
     /// One BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH) call of up to `count`
     /// elements, continuing from `in_batch` (None: from the start). ENOENT means "no more
     /// elements" and may come with a count.
-    pub fn lookup_batch(&self, and_delete: bool, io: LookupBatch<'_>) -> (u32, Result<(), CallError>) {
+    pub fn lookup_batch(&self, and_delete: bool, io: LookupBatch<'_>, flags: ElemFlags) -> (u32, Result<(), CallError>) {
         let token = self.info.batch_token_len();
         let checked = io
             .in_batch
@@ -382,7 +417,7 @@ impl MapHandle {
             io.keys.as_mut_ptr() as u64,
             io.values.as_mut_ptr() as u64,
         ];
-        self.batch(cmd, ptrs, io.count, ElemFlags::ANY)
+        self.batch(cmd, ptrs, io.count, flags)
     }
 }
 
@@ -524,7 +559,7 @@ mod tests {
             values: &mut values,
             count: 2,
         };
-        assert!(matches!(big.lookup_batch(false, io).1, Err(CallError::Buffer { .. })));
+        assert!(matches!(big.lookup_batch(false, io, ElemFlags::ANY).1, Err(CallError::Buffer { .. })));
         // Right-sized buffers reach the kernel, whose answers are untouched.
         let mut value = vec![0u8; 65536];
         big.lookup(Some(&0u32.to_le_bytes()), &mut value, ElemFlags::ANY)

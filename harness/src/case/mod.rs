@@ -1,4 +1,5 @@
 //! The case format: YAML files under `cases/`, parsed and validated without a kernel.
+pub mod btf;
 pub mod data;
 pub mod model;
 pub mod names;

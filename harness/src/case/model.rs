@@ -1,5 +1,6 @@
 //! A validated case: maps with numeric attributes and steps that refer to maps by index.
 //! Built by [`super::parse`]; consumed by the executor. Nothing here touches a kernel.
+use super::btf::MapBtf;
 use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
 use crate::outcome::Ret;
@@ -40,6 +41,8 @@ pub struct MapDef {
     pub inner: Option<usize>,
     /// `map_name` given to the kernel (at most 15 bytes).
     pub kernel_name: Option<String>,
+    /// BTF key/value types (`btf:`), loaded with BPF_BTF_LOAD before the map is created.
+    pub btf: MapBtf,
 }
 
 impl MapDef {
@@ -135,10 +138,12 @@ pub enum Op {
     LookupBatch {
         map: usize,
         batch: u32,
+        flags: ElemFlags,
     },
     LookupAndDeleteBatch {
         map: usize,
         batch: u32,
+        flags: ElemFlags,
     },
     DeleteBatch {
         map: usize,
@@ -328,8 +333,10 @@ impl Op {
                 let e: Vec<String> = entries.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("update_batch {m} [{}]{}", e.join(" "), flags(f))
             }
-            Op::LookupBatch { batch, .. } => format!("lookup_batch {m} batch={batch}"),
-            Op::LookupAndDeleteBatch { batch, .. } => format!("lookup_and_delete_batch {m} batch={batch}"),
+            Op::LookupBatch { batch, flags: f, .. } => format!("lookup_batch {m} batch={batch}{}", flags(f)),
+            Op::LookupAndDeleteBatch { batch, flags: f, .. } => {
+                format!("lookup_and_delete_batch {m} batch={batch}{}", flags(f))
+            }
             Op::DeleteBatch { keys, .. } => {
                 let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 format!("delete_batch {m} [{}]", k.join(" "))

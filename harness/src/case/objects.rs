@@ -43,13 +43,22 @@ pub enum ObjectKind {
     TcpClient { to: usize },
     /// The socket `accept` returns on the listener `from` for its oldest pending connection.
     TcpAccepted { from: usize },
+    /// A pidfd of the harness's own process (`pidfd_open(getpid())`): task_storage keys.
+    Pidfd,
+    /// An O_RDONLY fd of an empty file made in a private temporary folder: inode_storage keys.
+    File,
+    /// An O_RDONLY fd of a new, empty cgroup (v2) made for the case and removed after it:
+    /// cgrp_storage keys, cgroup_array values.
+    Cgroup,
 }
 
 impl ObjectKind {
     /// The objects this one is made from.
     pub fn uses(&self) -> Vec<usize> {
         match self {
-            ObjectKind::Udp | ObjectKind::TcpListener => Vec::new(),
+            ObjectKind::Udp | ObjectKind::TcpListener | ObjectKind::Pidfd | ObjectKind::File | ObjectKind::Cgroup => {
+                Vec::new()
+            }
             ObjectKind::TcpClient { to } => vec![*to],
             ObjectKind::TcpAccepted { from } => vec![*from],
         }
@@ -71,6 +80,9 @@ impl fmt::Display for Described<'_> {
         match self.0 {
             ObjectKind::Udp => write!(f, "udp"),
             ObjectKind::TcpListener => write!(f, "tcp_listener"),
+            ObjectKind::Pidfd => write!(f, "pidfd"),
+            ObjectKind::File => write!(f, "file"),
+            ObjectKind::Cgroup => write!(f, "cgroup"),
             ObjectKind::TcpClient { to } => write!(f, "{{tcp_client: {{to: {}}}}}", name(to)),
             ObjectKind::TcpAccepted { from } => write!(f, "{{tcp_accepted: {{from: {}}}}}", name(from)),
         }
@@ -99,6 +111,9 @@ pub(super) enum RawObject {
     TcpListener,
     TcpClient(To),
     TcpAccepted(From),
+    Pidfd,
+    File,
+    Cgroup,
 }
 
 /// Resolves the object names a raw kind refers to: `earlier(reference, fits, what)` gives
@@ -112,6 +127,9 @@ pub(super) fn resolve<'r>(
     Ok(match raw {
         RawObject::Udp => ObjectKind::Udp,
         RawObject::TcpListener => ObjectKind::TcpListener,
+        RawObject::Pidfd => ObjectKind::Pidfd,
+        RawObject::File => ObjectKind::File,
+        RawObject::Cgroup => ObjectKind::Cgroup,
         RawObject::TcpClient(a) => ObjectKind::TcpClient {
             to: find(&a.to, ObjectKind::is_listener, "a tcp_listener")?,
         },

@@ -5,6 +5,7 @@
 //! forms — its errors carry a location), then [`validate`] resolves names (map types,
 //! flags, map references, errnos) and checks sizes and pin paths, using the `Spanned`
 //! locations kept for exactly that.
+use super::btf::{self, MapBtf};
 use super::data::{Datum, Declared, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
@@ -59,6 +60,8 @@ struct RawMap {
     inner: Option<Spanned<String>>,
     #[serde(default)]
     name: Option<Spanned<String>>,
+    #[serde(default)]
+    btf: Option<btf::RawBtf>,
 }
 
 impl<'de> Deserialize<'de> for Expect {
@@ -335,6 +338,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
                 );
             }
         }
+        let btf = m.btf.as_ref().map(|raw| map_btf(&mut errors, raw)).unwrap_or_default();
         maps.push(MapDef {
             name: name.clone(),
             map_type,
@@ -346,6 +350,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             numa_node: m.numa_node,
             inner,
             kernel_name: m.name.as_ref().map(|n| n.value.clone()),
+            btf,
         });
     }
 
@@ -380,6 +385,28 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
         })
     } else {
         Err(errors.list)
+    }
+}
+
+/// A map's `btf:` with its type names resolved (each unknown one a located error).
+fn map_btf(errors: &mut Errors, raw: &btf::RawBtf) -> MapBtf {
+    let mut resolve = |t: &Option<Spanned<btf::RawType>>| {
+        t.as_ref().and_then(|t| match btf::resolve(&t.value) {
+            Ok(resolved) => Some(resolved),
+            Err(why) => {
+                errors.at(t, why);
+                None
+            }
+        })
+    };
+    let (key, value) = (resolve(&raw.key), resolve(&raw.value));
+    if let Some(v) = raw.vmlinux_value.as_ref().filter(|v| v.value.trim().is_empty()) {
+        errors.at(v, "`vmlinux_value` is empty; name a struct of the kernel's BTF, e.g. bpf_struct_ops_tcp_congestion_ops");
+    }
+    MapBtf {
+        key,
+        value,
+        vmlinux_value: raw.vmlinux_value.as_ref().map(|v| v.value.clone()),
     }
 }
 
@@ -530,6 +557,7 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
             Op::LookupBatch {
                 map,
                 batch: a.batch.unwrap_or(maps[map].max_entries.max(1)),
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
             }
         }
         RawOp::LookupAndDeleteBatch(a) => {
@@ -537,6 +565,7 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
             Op::LookupAndDeleteBatch {
                 map,
                 batch: a.batch.unwrap_or(maps[map].max_entries.max(1)),
+                flags: ElemFlags(c.flags(&a.flags, &ELEM_FLAGS)?),
             }
         }
         RawOp::DeleteBatch(a) => {

@@ -71,6 +71,14 @@ fn map_decl(m: &MapDef, maps: &[MapDef]) -> String {
     if let Some(name) = &m.kernel_name {
         out += &format!(", name: {}", quoted(name));
     }
+    if m.btf != Default::default() {
+        let b = &m.btf;
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(b.key.iter().map(|k| format!("key: {k}")));
+        parts.extend(b.value.iter().map(|v| format!("value: {v}")));
+        parts.extend(b.vmlinux_value.iter().map(|v| format!("vmlinux_value: {}", quoted(v))));
+        out += &format!(", btf: {{{}}}", parts.join(", "));
+    }
     out + "}"
 }
 
@@ -103,6 +111,9 @@ fn object_kind(kind: &ObjectKind, objects: &[ObjectDef]) -> String {
     match kind {
         ObjectKind::Udp => "udp".into(),
         ObjectKind::TcpListener => "tcp_listener".into(),
+        ObjectKind::Pidfd => "pidfd".into(),
+        ObjectKind::File => "file".into(),
+        ObjectKind::Cgroup => "cgroup".into(),
         ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(to)),
         ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(from)),
     }
@@ -161,12 +172,14 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
             args.opt("flags", elem_flags(flags));
             "update_batch"
         }
-        Op::LookupBatch { batch, .. } => {
+        Op::LookupBatch { batch, flags, .. } => {
             args.add("batch", batch.to_string());
+            args.opt("flags", elem_flags(flags));
             "lookup_batch"
         }
-        Op::LookupAndDeleteBatch { batch, .. } => {
+        Op::LookupAndDeleteBatch { batch, flags, .. } => {
             args.add("batch", batch.to_string());
+            args.opt("flags", elem_flags(flags));
             "lookup_and_delete_batch"
         }
         Op::DeleteBatch { keys, .. } => {

@@ -128,6 +128,9 @@ pub(super) struct LookupBatch {
     pub map: Spanned<String>,
     #[serde(default)]
     pub batch: Option<u32>,
+    /// `elem_flags` (`lock`).
+    #[serde(default)]
+    pub flags: Flags,
 }
 
 #[derive(Deserialize)]

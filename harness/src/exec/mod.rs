@@ -3,6 +3,8 @@
 //! The same code runs on the host (`mapconform run --host`) and inside each VM guest
 //! (`mapconform guest`). Every step turns into bpf(2) calls through [`crate::bpf::sys`];
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
+mod btf;
+mod cgroups;
 mod expect;
 mod objects;
 
@@ -17,7 +19,7 @@ use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
 use crate::uapi::{ElemFlags, Errno, MapType};
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -153,6 +155,8 @@ struct Runner<'c> {
     maps: Maps<'c>,
     /// Each map's id when it was created or last got from a pin (for `get_by_id`).
     ids: Vec<Option<u32>>,
+    /// The BTF objects of the maps that declare `btf:`, closed with the case.
+    btfs: Vec<OwnedFd>,
     /// Loaded programs by the name steps give them; dropped (unloaded) with the case.
     programs: HashMap<String, Programs>,
     /// The case's own folder on bpffs for relative pin paths, made on first use.
@@ -439,6 +443,7 @@ impl<'c> Runner<'c> {
                 objects: objects::Objects::new(&case.objects),
             },
             ids: vec![None; n],
+            btfs: Vec::new(),
             programs: HashMap::new(),
             pin_dir: None,
             pin_tag,
@@ -517,7 +522,18 @@ impl Runner<'_> {
             None if def.is_map_in_map() => Some(u32::MAX),
             None => None,
         };
+        let loaded = match btf::load(&def.btf) {
+            Ok(loaded) => loaded,
+            Err(why) => {
+                self.maps.missing[map] = format!("map {} was not created: {why}", def.name);
+                return Outcome::NotRun(why);
+            }
+        };
         let attr = CreateAttr {
+            btf_fd: loaded.fd.as_ref().map(|fd| fd.as_fd()),
+            btf_key_type_id: loaded.key_type_id,
+            btf_value_type_id: loaded.value_type_id,
+            btf_vmlinux_value_type_id: loaded.vmlinux_value_type_id,
             map_type: def.map_type.0,
             key_size: def.key_size,
             value_size: def.value_size,
@@ -528,7 +544,9 @@ impl Runner<'_> {
             name: def.kernel_name.as_deref(),
             map_extra: def.map_extra,
         };
-        match sys::map_create(&attr) {
+        let created = sys::map_create(&attr);
+        self.btfs.extend(loaded.fd);
+        match created {
             Ok(fd) => match MapHandle::open(fd) {
                 Ok(handle) => {
                     self.ids[map] = Some(handle.info().id);
@@ -691,8 +709,8 @@ impl Runner<'_> {
                 }
                 called(h.delete_batch(&buf, keys.len() as u32, ElemFlags::ANY).1)?
             }
-            Op::LookupBatch { batch, .. } => self.lookup_batch(&def, h, *batch, false)?,
-            Op::LookupAndDeleteBatch { batch, .. } => self.lookup_batch(&def, h, *batch, true)?,
+            Op::LookupBatch { batch, flags, .. } => self.lookup_batch(&def, h, *batch, false, *flags)?,
+            Op::LookupAndDeleteBatch { batch, flags, .. } => self.lookup_batch(&def, h, *batch, true, *flags)?,
         })
     }
 
@@ -873,7 +891,14 @@ impl Runner<'_> {
         )))
     }
 
-    fn lookup_batch(&self, def: &MapDef, h: &MapHandle, batch: u32, and_delete: bool) -> Result<Outcome, HarnessError> {
+    fn lookup_batch(
+        &self,
+        def: &MapDef,
+        h: &MapHandle,
+        batch: u32,
+        and_delete: bool,
+        flags: ElemFlags,
+    ) -> Result<Outcome, HarnessError> {
         let ks = h.key_len();
         let vs = h.value_len();
         // Batch tokens are a u32 bucket for hash maps and a key for arrays: room for either.
@@ -895,7 +920,7 @@ impl Runner<'_> {
                 values: &mut values,
                 count: batch,
             };
-            let (count, res) = h.lookup_batch(and_delete, io);
+            let (count, res) = h.lookup_batch(and_delete, io, flags);
             let count = (count as usize).min(batch as usize);
             for i in 0..count {
                 entries.push(Entry {

@@ -14,8 +14,18 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The objects of one case: an fd for each one made, or why there is none.
 pub(super) struct Objects {
+    // Declared first, so dropped first: the fds close before the folders and cgroups they
+    // point into are removed.
     fds: Vec<Option<OwnedFd>>,
     missing: Vec<String>,
+    /// What the objects live in (temporary folders, cgroups), removed after the fds close.
+    homes: Vec<Home>,
+}
+
+/// Where an object lives, removed when the case ends.
+enum Home {
+    Folder(#[allow(dead_code)] tempfile::TempDir),
+    Cgroup(#[allow(dead_code)] super::cgroups::CaseCgroup),
 }
 
 impl Objects {
@@ -26,6 +36,7 @@ impl Objects {
                 .iter()
                 .map(|o| format!("object {} is not made yet", o.name))
                 .collect(),
+            homes: Vec::new(),
         }
     }
 
@@ -73,7 +84,7 @@ impl Objects {
         }
     }
 
-    fn make(&self, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
+    fn make(&mut self, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
         Ok(match kind {
             ObjectKind::Udp => {
                 let fd = socket(libc::SOCK_DGRAM)?;
@@ -109,6 +120,27 @@ impl Objects {
                 })?;
                 // SAFETY: accept4 returned a new fd that nothing else owns.
                 unsafe { OwnedFd::from_raw_fd(fd) }
+            }
+            ObjectKind::Pidfd => {
+                // SAFETY: a plain syscall; the fd it returns is owned at once.
+                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+                let fd = check(fd as i32)?;
+                // SAFETY: pidfd_open returned a new fd that nothing else owns.
+                unsafe { OwnedFd::from_raw_fd(fd) }
+            }
+            ObjectKind::File => {
+                let dir = tempfile::Builder::new().prefix("mapconform-file-").tempdir()?;
+                let path = dir.path().join("f");
+                std::fs::write(&path, b"")?;
+                let file = std::fs::File::open(&path)?;
+                self.homes.push(Home::Folder(dir));
+                file.into()
+            }
+            ObjectKind::Cgroup => {
+                let cgroup = super::cgroups::CaseCgroup::make()?;
+                let dir = std::fs::File::open(cgroup.path());
+                self.homes.push(Home::Cgroup(cgroup));
+                dir?.into()
             }
         })
     }

@@ -140,6 +140,7 @@ mod tests {
             numa_node: 0,
             inner: None,
             kernel_name: None,
+            btf: Default::default(),
         }
     }
 
