@@ -121,6 +121,26 @@ pub fn btf_load(blob: &[u8]) -> Result<OwnedFd, (io::Error, String)> {
     })
 }
 
+/// Loads and closes a two-instruction socket filter (`r0 = 0; exit`). The verifier's
+/// first run parses the kernel's own BTF, and only then do older kernels (5.10) know the
+/// ids of their struct_ops value types (`bpf_struct_ops_init()` runs from
+/// `btf_parse_vmlinux()`): loaders always load programs before struct_ops maps, so the
+/// harness does this once before creating one.
+pub fn load_trivial_program() -> io::Result<()> {
+    // BPF_ALU64 | BPF_MOV | BPF_K (r0 = 0), then BPF_JMP | BPF_EXIT.
+    let insns: [u64; 2] = [0xb7, 0x95];
+    let license = c"GPL";
+    let mut attr = zeroed();
+    // SAFETY: writing plain integers into the prog-load member of the union; insns and
+    // license outlive the call.
+    let u = unsafe { &mut attr.__bindgen_anon_3 };
+    u.prog_type = aya_obj::generated::bpf_prog_type::BPF_PROG_TYPE_SOCKET_FILTER as u32;
+    u.insn_cnt = insns.len() as u32;
+    u.insns = insns.as_ptr() as u64;
+    u.license = license.as_ptr() as u64;
+    sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr).map(|fd| drop(owned(fd)))
+}
+
 /// A map's attributes as the kernel reports them (BPF_OBJ_GET_INFO_BY_FD), never as a
 /// case declares them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

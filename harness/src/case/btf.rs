@@ -234,12 +234,18 @@ impl Builder {
 }
 
 impl MapBtf {
-    /// The BTF blob holding the key and value types, if the map has either.
+    /// The BTF blob holding the key and value types, if the map has either. A struct_ops
+    /// map (`vmlinux_value` alone) gets a blob too, holding one `__u32`: map_create()
+    /// takes `btf_fd` whenever a vmlinux value type id is given (libbpf passes the
+    /// object's BTF), and fd 0 would be whatever the process has there.
     pub fn blob(&self) -> Option<Blob> {
-        if self.key.is_none() && self.value.is_none() {
+        if self.key.is_none() && self.value.is_none() && self.vmlinux_value.is_none() {
             return None;
         }
         let mut b = Builder::new();
+        if self.key.is_none() && self.value.is_none() {
+            b.int(4);
+        }
         let key_type_id = self.key.as_ref().map_or(0, |t| b.btf_type("key", t));
         let value_type_id = self.value.as_ref().map_or(0, |t| b.btf_type("value", t));
         Some(Blob {
@@ -320,5 +326,12 @@ mod tests {
         assert_eq!(id("value", BtfKind::Struct), 4);
         assert_eq!(BtfType::Struct(vec![Member::U32, Member::SpinLock, Member::U64]).size(), 16);
         assert_eq!(MapBtf::default().blob(), None);
+        let ops = MapBtf {
+            vmlinux_value: Some("bpf_struct_ops_tcp_congestion_ops".into()),
+            ..Default::default()
+        };
+        let blob = ops.blob().unwrap();
+        assert_eq!((blob.key_type_id, blob.value_type_id), (0, 0));
+        assert!(aya_obj::btf::Btf::parse(&blob.bytes, Default::default()).is_ok());
     }
 }

@@ -33,8 +33,19 @@ pub(super) fn load(btf: &MapBtf) -> Result<Loaded, String> {
     }
     if let Some(name) = &btf.vmlinux_value {
         loaded.vmlinux_value_type_id = vmlinux_struct_id(name)?;
+        kernel_btf_parsed()?;
     }
     Ok(loaded)
+}
+
+/// Makes the kernel parse its own BTF (once per process; see
+/// [`sys::load_trivial_program`]), so a struct_ops map's result does not depend on whether
+/// an earlier case happened to load a program.
+fn kernel_btf_parsed() -> Result<(), String> {
+    static PARSED: OnceLock<Result<(), String>> = OnceLock::new();
+    PARSED
+        .get_or_init(|| sys::load_trivial_program().map_err(|e| format!("loading a trivial program first: {e}")))
+        .clone()
 }
 
 fn vmlinux() -> Result<&'static Btf, String> {
