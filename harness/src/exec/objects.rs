@@ -22,7 +22,8 @@ pub(super) struct Objects {
     homes: Vec<Home>,
 }
 
-/// Where an object lives, removed when the case ends.
+/// Where an object lives, removed when the case ends: held only for its `Drop` (the
+/// folder's removal, the cgroup's rmdir), never read.
 enum Home {
     Folder(#[allow(dead_code)] tempfile::TempDir),
     Cgroup(#[allow(dead_code)] super::cgroups::CaseCgroup),
