@@ -17,6 +17,7 @@ const PROGRAMS: &[&str] = &[
     "for_each",
     "percpu_lookup",
     "xdp_stats",
+    "declared",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -40,6 +40,9 @@ pub struct MapDef {
     pub inner: Option<usize>,
     /// `map_name` given to the kernel (at most 15 bytes).
     pub kernel_name: Option<String>,
+    /// `elf: NAME`: the map is the declaration NAME of `ebpf/declared.c`, created by the
+    /// loader with the object (its attributes above are what the case expects of it).
+    pub elf: Option<String>,
 }
 
 impl MapDef {

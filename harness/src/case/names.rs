@@ -5,6 +5,18 @@
 //! bare number and the harness never spells one.
 pub use crate::uapi::{Table, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
 
+/// The map declarations of `ebpf/declared.c` a case map may name with `elf:` (created by
+/// the loader; `prog::declared` checks this list against the object).
+pub const DECLARED_MAPS: &[&str] = &[
+    "decl_hash",
+    "decl_array",
+    "decl_noprealloc",
+    "decl_lock_hash",
+    "decl_lock_array",
+    "decl_name_longer_than_15",
+    "decl_queue",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

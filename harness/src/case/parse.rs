@@ -8,7 +8,7 @@
 use super::data::{Datum, Declared, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
-use super::names::{Table, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
+use super::names::{Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
 use super::steps::{self, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use indexmap::IndexMap;
@@ -59,6 +59,8 @@ struct RawMap {
     inner: Option<Spanned<String>>,
     #[serde(default)]
     name: Option<Spanned<String>>,
+    #[serde(default)]
+    elf: Option<Spanned<String>>,
 }
 
 impl<'de> Deserialize<'de> for Expect {
@@ -335,6 +337,21 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
                 );
             }
         }
+        if let Some(elf) = &m.elf {
+            if !DECLARED_MAPS.contains(&elf.value.as_str()) {
+                errors.at(
+                    elf,
+                    format!(
+                        "`{}` is no map declaration of ebpf/declared.c, expected one of: {}",
+                        elf.value,
+                        DECLARED_MAPS.join(", ")
+                    ),
+                );
+            }
+            if m.name.is_some() {
+                errors.at(elf, "a map from `elf:` is named by its declaration: no `name:`");
+            }
+        }
         maps.push(MapDef {
             name: name.clone(),
             map_type,
@@ -346,6 +363,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             numa_node: m.numa_node,
             inner,
             kernel_name: m.name.as_ref().map(|n| n.value.clone()),
+            elf: m.elf.as_ref().map(|e| e.value.clone()),
         });
     }
 

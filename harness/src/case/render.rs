@@ -71,6 +71,9 @@ fn map_decl(m: &MapDef, maps: &[MapDef]) -> String {
     if let Some(name) = &m.kernel_name {
         out += &format!(", name: {}", quoted(name));
     }
+    if let Some(elf) = &m.elf {
+        out += &format!(", elf: {}", quoted(elf));
+    }
     out + "}"
 }
 

@@ -13,6 +13,7 @@ use crate::oracle;
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
 };
+use crate::prog::declared::NotCreated;
 use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
 use crate::uapi::{ElemFlags, Errno, MapType};
 use std::collections::{HashMap, HashSet};
@@ -528,7 +529,20 @@ impl Runner<'_> {
             name: def.kernel_name.as_deref(),
             map_extra: def.map_extra,
         };
-        match sys::map_create(&attr) {
+        let created = match &def.elf {
+            // The loader creates it with its object (`prog::declared`); the kernel's own
+            // layout of it must be the one the case declares, as for `get_pinned`.
+            Some(declaration) => match prog::declared::create(declaration) {
+                Ok(fd) => match MapHandle::open(fd) {
+                    Ok(handle) => return self.adopt(map, handle, &format!("the loader's {declaration}"), true),
+                    Err(e) => Err(e),
+                },
+                Err(NotCreated::Kernel(errno)) => Err(io::Error::from_raw_os_error(errno)),
+                Err(NotCreated::Other(why)) => return self.harness_failure(HarnessError::Program(why)),
+            },
+            None => sys::map_create(&attr),
+        };
+        match created {
             Ok(fd) => match MapHandle::open(fd) {
                 Ok(handle) => {
                     self.ids[map] = Some(handle.info().id);

@@ -8,6 +8,7 @@
 
 mod bind;
 pub mod bpffs;
+pub mod declared;
 mod error;
 pub mod netns;
 mod objects;
