@@ -18,6 +18,7 @@ const PROGRAMS: &[&str] = &[
     "percpu_lookup",
     "xdp_stats",
     "declared",
+    "stackid",
 ];
 
 fn fail(msg: &str) -> ! {

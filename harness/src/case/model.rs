@@ -210,6 +210,11 @@ pub enum ProgCall {
         key: Datum,
         cpu: u32,
     },
+    /// bpf_get_stackid(ctx, map, flags) from a raw tracepoint program run with
+    /// BPF_PROG_TEST_RUN (the kernel stack is the test run's own call chain).
+    GetStackid {
+        flags: u64,
+    },
 }
 
 impl ProgCall {
@@ -229,6 +234,7 @@ impl ProgCall {
             ProgCall::RingbufOutput { data, flags: f } => format!("ringbuf_output data={data} flags={f}"),
             ProgCall::ForEach { flags: f } => format!("for_each flags={f}"),
             ProgCall::LookupPercpu { key, cpu } => format!("lookup_percpu key={key} cpu={cpu}"),
+            ProgCall::GetStackid { flags: f } => format!("get_stackid flags={f:#x}"),
         }
     }
 }
@@ -280,7 +286,7 @@ impl Op {
                 ProgCall::Push { value, .. } => vec![value],
                 ProgCall::Peek { value } => value.iter().collect(),
                 ProgCall::RingbufOutput { data, .. } => vec![data],
-                ProgCall::Pop | ProgCall::ForEach { .. } => Vec::new(),
+                ProgCall::Pop | ProgCall::ForEach { .. } | ProgCall::GetStackid { .. } => Vec::new(),
             },
             Op::Create { .. }
             | Op::Pop { .. }

@@ -8,7 +8,7 @@
 use super::data::{Datum, Declared, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
-use super::names::{Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
+use super::names::{Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS, STACKID_FLAGS};
 use super::steps::{self, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use indexmap::IndexMap;
@@ -697,6 +697,7 @@ impl Checker<'_, '_, '_> {
             RawProgOp::Pop(a) | RawProgOp::ForEach(a) => (&a.map, &a.program),
             RawProgOp::Peek(a) => (&a.map, &a.program),
             RawProgOp::LookupPercpu(a) => (&a.map, &a.program),
+            RawProgOp::GetStackid(a) => (&a.map, &a.program),
         };
         let map = self.map(map)?;
         let call = match p {
@@ -715,6 +716,15 @@ impl Checker<'_, '_, '_> {
                 value: self.value(map, &a.value, Use::Prog),
                 flags: self.flags(&a.flags, &ELEM_FLAGS)?,
             },
+            RawProgOp::GetStackid(a) => {
+                let skip = a.skip.as_ref().map_or(0, |s| s.value);
+                if let Some(s) = a.skip.as_ref().filter(|s| s.value > 0xff) {
+                    self.errors.at(s, format!("skip {} is more than the 255 frames BPF_F_SKIP_FIELD_MASK holds", s.value));
+                }
+                ProgCall::GetStackid {
+                    flags: self.flags(&a.flags, &STACKID_FLAGS)? | (skip & 0xff),
+                }
+            }
             RawProgOp::RingbufOutput(a) => ProgCall::RingbufOutput {
                 data: self.value(map, &a.value, Use::Record),
                 flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,

@@ -15,7 +15,7 @@ use crate::outcome::{
 };
 use crate::prog::declared::NotCreated;
 use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
-use crate::uapi::{ElemFlags, Errno, MapType};
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -480,6 +480,12 @@ impl Runner<'_> {
         if def.is_percpu() {
             return Shown::from_percpu(bytes, def.value_size as usize, self.env.possible_cpus);
         }
+        if def.map_type == MapType::STACK_TRACE {
+            // Instruction addresses move with every boot (KASLR): only how many frames
+            // the kernel filled is a property of the kernel.
+            let build_id = def.map_flags.0 & MapFlags::STACK_BUILD_ID.0 != 0;
+            return Shown::from_stack(bytes, if build_id { 32 } else { 8 });
+        }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
             // show which of the case's maps it is instead.
@@ -827,6 +833,7 @@ impl Runner<'_> {
                 key: key(k)?,
                 cpu: *cpu,
             },
+            ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
         };
         let programs = self.programs.entry(program.to_string()).or_default();
         let ringbuf = def.map_type == MapType::RINGBUF;
