@@ -17,6 +17,8 @@ const PROGRAMS: &[&str] = &[
     "for_each",
     "percpu_lookup",
     "xdp_stats",
+    "declared",
+    "stackid",
 ];
 
 fn fail(msg: &str) -> ! {

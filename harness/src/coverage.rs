@@ -27,6 +27,7 @@ fn column(op: &Op) -> &'static str {
             ProgCall::RingbufOutput { .. } => "prog:ringbuf",
             ProgCall::ForEach { .. } => "prog:for_each",
             ProgCall::LookupPercpu { .. } => "prog:lookup_percpu",
+            ProgCall::GetStackid { .. } => "prog:get_stackid",
         },
     }
 }
@@ -46,6 +47,7 @@ const COLUMNS: &[&str] = &[
     "prog:ringbuf",
     "prog:for_each",
     "prog:lookup_percpu",
+    "prog:get_stackid",
     "traffic",
 ];
 

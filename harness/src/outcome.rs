@@ -11,7 +11,8 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Bytes read back from a kernel, rendered the way a case writes them: 1/2/4/8-byte data as
 /// a little-endian integer, other sizes as hex, per-CPU values as one entry per CPU, and
-/// map-in-map values as the name of the case's map whose id they hold.
+/// map-in-map values as the name of the case's map whose id they hold, and stack traces
+/// by their number of frames (the addresses change with every boot: KASLR).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Shown {
@@ -19,6 +20,8 @@ pub enum Shown {
     Hex { hex: String },
     PerCpu { percpu: Vec<Shown> },
     Map { map: String },
+    /// A stack_trace map's value: how many of its frames are filled (non-zero).
+    Stack { frames: u64 },
 }
 
 impl Shown {
@@ -31,6 +34,16 @@ impl Shown {
             }
             _ => Shown::Hex { hex: to_hex(bytes) },
         }
+    }
+
+    /// A stack_trace value: `entry`-byte frames (8: an ip; 32: a `struct bpf_stack_build_id`
+    /// with BPF_F_STACK_BUILD_ID), counted while non-zero — the kernel zeroes the rest.
+    pub fn from_stack(bytes: &[u8], entry: usize) -> Shown {
+        let frames = bytes
+            .chunks(entry.max(1))
+            .take_while(|frame| frame.iter().any(|b| *b != 0))
+            .count();
+        Shown::Stack { frames: frames as u64 }
     }
 
     /// A per-CPU value as bpf(2) returns it: `ncpus` slots of `value_size` rounded up to 8.

@@ -200,6 +200,18 @@ bit_table! { RingbufFlags, RINGBUF_FLAGS, "ring buffer flag",
     FORCE_WAKEUP = 2, "force_wakeup";
 }
 
+/// `flags` of bpf_get_stackid() above the skip count (BPF_F_SKIP_FIELD_MASK, 0xff):
+/// `enum { BPF_F_SKIP_FIELD_MASK = 255, BPF_F_USER_STACK = 256, … }`, read from the 5.10 and
+/// 7.3 kernels' BTF (same values).
+pub struct StackidFlags(pub u64);
+
+bit_table! { StackidFlags, STACKID_FLAGS, "bpf_get_stackid flag",
+    USER_STACK = 256, "user_stack";
+    FAST_STACK_CMP = 512, "fast_stack_cmp";
+    REUSE_STACKID = 1024, "reuse_stackid";
+    USER_BUILD_ID = 2048, "user_build_id";
+}
+
 impl ElemFlags {
     /// `noexist`, `exist|lock`, … (`any` for none).
     pub fn names(self) -> String {

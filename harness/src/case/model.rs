@@ -43,6 +43,9 @@ pub struct MapDef {
     pub kernel_name: Option<String>,
     /// BTF key/value types (`btf:`), loaded with BPF_BTF_LOAD before the map is created.
     pub btf: MapBtf,
+    /// `elf: NAME`: the map is the declaration NAME of `ebpf/declared.c`, created by the
+    /// loader with the object (its attributes above are what the case expects of it).
+    pub elf: Option<String>,
 }
 
 impl MapDef {
@@ -212,6 +215,11 @@ pub enum ProgCall {
         key: Datum,
         cpu: u32,
     },
+    /// bpf_get_stackid(ctx, map, flags) from a raw tracepoint program run with
+    /// BPF_PROG_TEST_RUN (the kernel stack is the test run's own call chain).
+    GetStackid {
+        flags: u64,
+    },
 }
 
 impl ProgCall {
@@ -231,6 +239,7 @@ impl ProgCall {
             ProgCall::RingbufOutput { data, flags: f } => format!("ringbuf_output data={data} flags={f}"),
             ProgCall::ForEach { flags: f } => format!("for_each flags={f}"),
             ProgCall::LookupPercpu { key, cpu } => format!("lookup_percpu key={key} cpu={cpu}"),
+            ProgCall::GetStackid { flags: f } => format!("get_stackid flags={f:#x}"),
         }
     }
 }
@@ -282,7 +291,7 @@ impl Op {
                 ProgCall::Push { value, .. } => vec![value],
                 ProgCall::Peek { value } => value.iter().collect(),
                 ProgCall::RingbufOutput { data, .. } => vec![data],
-                ProgCall::Pop | ProgCall::ForEach { .. } => Vec::new(),
+                ProgCall::Pop | ProgCall::ForEach { .. } | ProgCall::GetStackid { .. } => Vec::new(),
             },
             Op::Create { .. }
             | Op::Pop { .. }

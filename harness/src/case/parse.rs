@@ -9,7 +9,7 @@ use super::btf::{self, MapBtf};
 use super::data::{Datum, Declared, NoFds};
 use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
-use super::names::{Table, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS};
+use super::names::{Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS, STACKID_FLAGS};
 use super::steps::{self, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use indexmap::IndexMap;
@@ -62,6 +62,7 @@ struct RawMap {
     name: Option<Spanned<String>>,
     #[serde(default)]
     btf: Option<btf::RawBtf>,
+    elf: Option<Spanned<String>>,
 }
 
 impl<'de> Deserialize<'de> for Expect {
@@ -339,6 +340,21 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             }
         }
         let btf = m.btf.as_ref().map(|raw| map_btf(&mut errors, raw)).unwrap_or_default();
+        if let Some(elf) = &m.elf {
+            if !DECLARED_MAPS.contains(&elf.value.as_str()) {
+                errors.at(
+                    elf,
+                    format!(
+                        "`{}` is no map declaration of ebpf/declared.c, expected one of: {}",
+                        elf.value,
+                        DECLARED_MAPS.join(", ")
+                    ),
+                );
+            }
+            if m.name.is_some() {
+                errors.at(elf, "a map from `elf:` is named by its declaration: no `name:`");
+            }
+        }
         maps.push(MapDef {
             name: name.clone(),
             map_type,
@@ -351,6 +367,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             inner,
             kernel_name: m.name.as_ref().map(|n| n.value.clone()),
             btf,
+            elf: m.elf.as_ref().map(|e| e.value.clone()),
         });
     }
 
@@ -708,6 +725,7 @@ impl Checker<'_, '_, '_> {
             RawProgOp::Pop(a) | RawProgOp::ForEach(a) => (&a.map, &a.program),
             RawProgOp::Peek(a) => (&a.map, &a.program),
             RawProgOp::LookupPercpu(a) => (&a.map, &a.program),
+            RawProgOp::GetStackid(a) => (&a.map, &a.program),
         };
         let map = self.map(map)?;
         let call = match p {
@@ -726,6 +744,15 @@ impl Checker<'_, '_, '_> {
                 value: self.value(map, &a.value, Use::Prog),
                 flags: self.flags(&a.flags, &ELEM_FLAGS)?,
             },
+            RawProgOp::GetStackid(a) => {
+                let skip = a.skip.as_ref().map_or(0, |s| s.value);
+                if let Some(s) = a.skip.as_ref().filter(|s| s.value > 0xff) {
+                    self.errors.at(s, format!("skip {} is more than the 255 frames BPF_F_SKIP_FIELD_MASK holds", s.value));
+                }
+                ProgCall::GetStackid {
+                    flags: self.flags(&a.flags, &STACKID_FLAGS)? | (skip & 0xff),
+                }
+            }
             RawProgOp::RingbufOutput(a) => ProgCall::RingbufOutput {
                 data: self.value(map, &a.value, Use::Record),
                 flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,

@@ -6,7 +6,7 @@ use super::data::{Datum, Field};
 use super::model::{Case, Expect, MapDef, Op, ProgCall};
 use super::objects::{ObjectDef, ObjectKind};
 use crate::outcome::{to_hex, Ret};
-use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS};
+use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS, STACKID_FLAGS};
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn quoted(text: &str) -> String {
@@ -78,6 +78,9 @@ fn map_decl(m: &MapDef, maps: &[MapDef]) -> String {
         parts.extend(b.value.iter().map(|v| format!("value: {v}")));
         parts.extend(b.vmlinux_value.iter().map(|v| format!("vmlinux_value: {}", quoted(v))));
         out += &format!(", btf: {{{}}}", parts.join(", "));
+    }
+    if let Some(elf) = &m.elf {
+        out += &format!(", elf: {}", quoted(elf));
     }
     out + "}"
 }
@@ -237,6 +240,11 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                     args.add("key", datum(key));
                     args.add("cpu", cpu.to_string());
                     "lookup_percpu"
+                }
+                ProgCall::GetStackid { flags: f } => {
+                    args.opt("flags", flags(*f & !0xff, &STACKID_FLAGS));
+                    args.opt("skip", (*f & 0xff != 0).then(|| (*f & 0xff).to_string()));
+                    "get_stackid"
                 }
             };
             args.add("program", quoted(program));

@@ -246,6 +246,19 @@ pub(super) struct ProgLookupPercpu {
     pub program: Option<String>,
 }
 
+/// get_stackid: flags by name and the number of frames to skip.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProgStackid {
+    pub map: Spanned<String>,
+    #[serde(default)]
+    pub flags: Flags,
+    #[serde(default)]
+    pub skip: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
 /// The helper a `prog` step calls, by its `op:` name.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -259,6 +272,7 @@ pub(super) enum RawProgOp {
     RingbufOutput(ProgValue),
     ForEach(ProgMap),
     LookupPercpu(ProgLookupPercpu),
+    GetStackid(ProgStackid),
 }
 
 /// A `prog` step's arguments: its `op`, and the rest deserialized as that op's struct.

@@ -15,8 +15,9 @@ use crate::oracle;
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
 };
+use crate::prog::declared::NotCreated;
 use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
-use crate::uapi::{ElemFlags, Errno, MapType};
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -484,6 +485,12 @@ impl Runner<'_> {
         if def.is_percpu() {
             return Shown::from_percpu(bytes, def.value_size as usize, self.env.possible_cpus);
         }
+        if def.map_type == MapType::STACK_TRACE {
+            // Instruction addresses move with every boot (KASLR): only how many frames
+            // the kernel filled is a property of the kernel.
+            let build_id = def.map_flags.0 & MapFlags::STACK_BUILD_ID.0 != 0;
+            return Shown::from_stack(bytes, if build_id { 32 } else { 8 });
+        }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
             // show which of the case's maps it is instead.
@@ -544,7 +551,19 @@ impl Runner<'_> {
             name: def.kernel_name.as_deref(),
             map_extra: def.map_extra,
         };
-        let created = sys::map_create(&attr);
+        let created = match &def.elf {
+            // The loader creates it with its object (`prog::declared`); the kernel's own
+            // layout of it must be the one the case declares, as for `get_pinned`.
+            Some(declaration) => match prog::declared::create(declaration) {
+                Ok(fd) => match MapHandle::open(fd) {
+                    Ok(handle) => return self.adopt(map, handle, &format!("the loader's {declaration}"), true),
+                    Err(e) => Err(e),
+                },
+                Err(NotCreated::Kernel(errno)) => Err(io::Error::from_raw_os_error(errno)),
+                Err(NotCreated::Other(why)) => return self.harness_failure(HarnessError::Program(why)),
+            },
+            None => sys::map_create(&attr),
+        };
         self.btfs.extend(loaded.fd);
         match created {
             Ok(fd) => match MapHandle::open(fd) {
@@ -831,6 +850,7 @@ impl Runner<'_> {
                 key: key(k)?,
                 cpu: *cpu,
             },
+            ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
         };
         let programs = self.programs.entry(program.to_string()).or_default();
         let ringbuf = def.map_type == MapType::RINGBUF;

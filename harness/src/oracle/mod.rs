@@ -130,6 +130,7 @@ mod tests {
 
     fn def(t: MapType) -> MapDef {
         MapDef {
+            elf: None,
             name: "m".into(),
             map_type: t,
             key_size: 4,

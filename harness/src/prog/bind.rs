@@ -21,14 +21,14 @@ use std::{
 };
 
 use aya::{
-    programs::{ProgramError, Xdp},
+    programs::{ProgramError, RawTracePoint, Xdp},
     Ebpf, EbpfLoader,
 };
 
 use super::{
     bpffs::ensure_bpffs,
     error::{errno_of, one_line, verifier_reason},
-    objects::Object,
+    objects::{Object, ProgramKind},
     ProgError,
 };
 use crate::bpf::sys;
@@ -137,17 +137,26 @@ pub(crate) fn load_bound(
         reason: one_line(&e),
     })?;
 
-    let prog: &mut Xdp = ebpf
+    let program = ebpf
         .program_mut(object.program)
-        .ok_or_else(|| ProgError::Other(format!("no program {} in the object", object.program)))?
-        .try_into()
-        .map_err(|e: ProgramError| ProgError::Other(one_line(&e)))?;
-    prog.load().map_err(load_error)?;
+        .ok_or_else(|| ProgError::Other(format!("no program {} in the object", object.program)))?;
+    let wrong_type = |e: ProgramError| ProgError::Other(one_line(&e));
+    let prog_info = match object.kind {
+        ProgramKind::Xdp => {
+            let prog: &mut Xdp = program.try_into().map_err(wrong_type)?;
+            prog.load().map_err(load_error)?;
+            prog.info()
+        }
+        ProgramKind::RawTracepoint => {
+            let prog: &mut RawTracePoint = program.try_into().map_err(wrong_type)?;
+            prog.load().map_err(load_error)?;
+            prog.info()
+        }
+    };
 
     // Check that the kernel bound the program to the given map (and not to a map aya
     // might have created from the declaration).
-    let ids = prog
-        .info()
+    let ids = prog_info
         .and_then(|i| i.map_ids())
         .map_err(|e| ProgError::Other(format!("reading the program's map ids: {}", one_line(&e))))?;
     if let Some(ids) = ids {

@@ -8,6 +8,7 @@
 
 mod bind;
 pub mod bpffs;
+pub mod declared;
 mod error;
 pub mod netns;
 mod objects;
@@ -48,6 +49,8 @@ pub enum Family {
     ForEach,
     /// bpf_map_lookup_percpu_elem (5.19+).
     PercpuLookup,
+    /// bpf_get_stackid from a raw tracepoint program (stack_trace maps).
+    Stackid,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -78,6 +81,8 @@ pub enum ProgOp {
     ForEachFlags { flags: u64 },
     /// bpf_map_lookup_percpu_elem. ret: 1 found / 0 NULL; data: that CPU's value.
     LookupPercpu { key: Vec<u8>, cpu: u32 },
+    /// bpf_get_stackid(ctx, map, flags) from a raw tracepoint. ret: the id or -errno.
+    GetStackid { flags: u64 },
 }
 
 impl ProgOp {
@@ -90,6 +95,7 @@ impl ProgOp {
             Self::RingbufOutput { .. } => Family::Ringbuf,
             Self::ForEach | Self::ForEachFlags { .. } => Family::ForEach,
             Self::LookupPercpu { .. } => Family::PercpuLookup,
+            Self::GetStackid { .. } => Family::Stackid,
         }
     }
 }

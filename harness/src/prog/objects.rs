@@ -8,54 +8,77 @@ macro_rules! object {
     };
 }
 
-/// One compiled ELF: its bytes, the XDP program's name and the name of the map
+/// One compiled ELF: its bytes, its program's name and type, and the name of the map
 /// declaration the harness binds the case's map to.
 #[derive(Clone, Copy, Debug)]
 pub struct Object {
     pub elf: &'static [u8],
     pub program: &'static str,
     pub map: &'static str,
+    pub kind: ProgramKind,
+}
+
+/// The program type of an object's program: how it is loaded and run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramKind {
+    /// XDP, run with a request packet (`request.h`).
+    Xdp,
+    /// A raw tracepoint, run with BPF_PROG_TEST_RUN's zeroed argument context.
+    RawTracepoint,
 }
 
 pub const KEYED: Object = Object {
     elf: object!("keyed"),
     program: "mc_keyed",
     map: "target",
+    kind: ProgramKind::Xdp,
 };
 pub const QUEUE_STACK: Object = Object {
     elf: object!("queue_stack"),
     program: "mc_queue_stack",
     map: "target",
+    kind: ProgramKind::Xdp,
 };
 pub const BLOOM: Object = Object {
     elf: object!("bloom"),
     program: "mc_bloom",
     map: "target",
+    kind: ProgramKind::Xdp,
 };
 pub const RINGBUF: Object = Object {
     elf: object!("ringbuf"),
     program: "mc_ringbuf",
     map: "target",
+    kind: ProgramKind::Xdp,
 };
 pub const FOR_EACH: Object = Object {
     elf: object!("for_each"),
     program: "mc_for_each",
     map: "target",
+    kind: ProgramKind::Xdp,
 };
 pub const PERCPU_LOOKUP: Object = Object {
     elf: object!("percpu_lookup"),
     program: "mc_percpu_lookup",
     map: "target",
+    kind: ProgramKind::Xdp,
 };
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
     map: "xdp_stats_map",
+    kind: ProgramKind::Xdp,
+};
+pub const STACKID: Object = Object {
+    elf: object!("stackid"),
+    program: "mc_stackid",
+    map: "target",
+    kind: ProgramKind::RawTracepoint,
 };
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 7] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS];
+pub const ALL: [Object; 8] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS, STACKID];
 
 pub fn for_family(family: Family) -> Object {
     match family {
@@ -65,6 +88,7 @@ pub fn for_family(family: Family) -> Object {
         Family::Ringbuf => RINGBUF,
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
+        Family::Stackid => STACKID,
     }
 }
 

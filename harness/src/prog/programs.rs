@@ -4,14 +4,14 @@ use std::{collections::HashMap, os::fd::AsFd as _};
 
 use aya::{
     maps::{Map, MapData, RingBuf},
-    programs::{ProgramError, TestRun, TestRunOptions, Xdp},
+    programs::{ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun, TestRunOptions, Xdp},
     Ebpf,
 };
 
 use super::{
     bind::load_bound,
     error::one_line,
-    objects,
+    objects::{self, ProgramKind},
     request::{self, OpCode, Request, MAX_KEY, MAX_VALUE, REQ_SIZE},
     Family, MapRef, ProgError, ProgOp, ProgOutcome,
 };
@@ -64,7 +64,13 @@ impl Programs {
         let entry = self.loaded.entry((info.id, family)).or_insert_with(|| {
             let object = objects::for_family(family);
             let value_size = map.value_size.to_ne_bytes();
-            load_bound(object, map.fd, &[("VALUE_SIZE", &value_size)]).map(|ebpf| Loaded {
+            // The request programs copy values out of the map, so the verifier must know
+            // its real value size; the stack id program copies nothing.
+            let globals: &[(&'static str, &[u8])] = match object.kind {
+                ProgramKind::Xdp => &[("VALUE_SIZE", &value_size)],
+                ProgramKind::RawTracepoint => &[],
+            };
+            load_bound(object, map.fd, globals).map(|ebpf| Loaded {
                 ebpf,
                 program: object.program,
             })
@@ -81,8 +87,12 @@ impl Programs {
                 map.key_size, map.value_size
             )));
         }
+        if let ProgOp::GetStackid { flags } = op {
+            return self.get_stackid(map, *flags);
+        }
         let empty: &[u8] = &[];
         let (opcode, key, value, flags, cpu, len) = match op {
+            ProgOp::GetStackid { .. } => unreachable!("run by get_stackid"),
             ProgOp::Lookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
             ProgOp::Update { key, value, flags } => (OpCode::Update, key.as_slice(), value.as_slice(), *flags, 0, 0),
             ProgOp::Delete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
@@ -168,4 +178,30 @@ fn read_ringbuf(map: &MapRef<'_>) -> Result<Option<Vec<u8>>, ProgError> {
     let map = Map::from_map_data(data).map_err(|e| ProgError::Other(one_line(&e)))?;
     let mut ring = RingBuf::try_from(map).map_err(|e| ProgError::Other(one_line(&e)))?;
     Ok(ring.next().map(|item| item.to_vec()))
+}
+
+impl Programs {
+    /// bpf_get_stackid(ctx, map, flags) from the raw tracepoint program bound to `map`,
+    /// run once with BPF_PROG_TEST_RUN; `flags` travel as the context's first argument.
+    /// The program's return value is the helper's (an id, or a negative errno in 32 bits).
+    fn get_stackid(&mut self, map: &MapRef<'_>, flags: u64) -> Result<ProgOutcome, ProgError> {
+        let loaded = self.get(map, Family::Stackid)?;
+        let prog: &RawTracePoint = loaded
+            .ebpf
+            .program(loaded.program)
+            .expect("program present after load")
+            .try_into()
+            .map_err(|e: ProgramError| ProgError::Other(one_line(&e)))?;
+        let mut options = RawTracePointRunOptions::new();
+        options.args[0] = flags;
+        let res = prog.test_run(options).map_err(|e| match super::error::errno_of(&e) {
+            Some(errno) => ProgError::Run { errno },
+            None => ProgError::Other(one_line(&e)),
+        })?;
+        Ok(ProgOutcome {
+            ret: i64::from(res.return_value as i32),
+            data: None,
+            sum: None,
+        })
+    }
 }
