@@ -53,17 +53,6 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    /// The objects this one is made from.
-    pub fn uses(&self) -> Vec<usize> {
-        match self {
-            ObjectKind::Udp | ObjectKind::TcpListener | ObjectKind::Pidfd | ObjectKind::File | ObjectKind::Cgroup => {
-                Vec::new()
-            }
-            ObjectKind::TcpClient { to } => vec![*to],
-            ObjectKind::TcpAccepted { from } => vec![*from],
-        }
-    }
-
     /// Whether this object is a listening TCP socket (what `tcp_client` and `tcp_accepted`
     /// need).
     pub fn is_listener(&self) -> bool {
@@ -71,21 +60,29 @@ impl ObjectKind {
     }
 }
 
-/// The kind's name as a case file writes it, with its arguments by object name.
+impl ObjectKind {
+    /// The kind as a case file writes it: its bare name, or `{KIND: {ARG: NAME}}` with each
+    /// object it refers to written by `name` (plain in step labels, quoted in rendered YAML).
+    pub fn written(&self, name: impl Fn(usize) -> String) -> String {
+        match self {
+            ObjectKind::Udp => "udp".into(),
+            ObjectKind::TcpListener => "tcp_listener".into(),
+            ObjectKind::Pidfd => "pidfd".into(),
+            ObjectKind::File => "file".into(),
+            ObjectKind::Cgroup => "cgroup".into(),
+            ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(*to)),
+            ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(*from)),
+        }
+    }
+}
+
+/// The kind as a case file writes it, its arguments by plain object name (step labels).
 pub struct Described<'a>(pub &'a ObjectKind, pub &'a [ObjectDef]);
 
 impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = |i: &usize| self.1.get(*i).map_or("?", |o| o.name.as_str());
-        match self.0 {
-            ObjectKind::Udp => write!(f, "udp"),
-            ObjectKind::TcpListener => write!(f, "tcp_listener"),
-            ObjectKind::Pidfd => write!(f, "pidfd"),
-            ObjectKind::File => write!(f, "file"),
-            ObjectKind::Cgroup => write!(f, "cgroup"),
-            ObjectKind::TcpClient { to } => write!(f, "{{tcp_client: {{to: {}}}}}", name(to)),
-            ObjectKind::TcpAccepted { from } => write!(f, "{{tcp_accepted: {{from: {}}}}}", name(from)),
-        }
+        let objects = self.1;
+        f.write_str(&self.0.written(|i| objects.get(i).map_or("?".into(), |o| o.name.clone())))
     }
 }
 

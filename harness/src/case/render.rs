@@ -4,7 +4,6 @@
 //! parse(text)` for every text it accepts, so the model carries everything a file says.
 use super::data::{Datum, Field};
 use super::model::{Case, Expect, MapDef, Op, ProgCall};
-use super::objects::{ObjectDef, ObjectKind};
 use crate::outcome::{to_hex, Ret};
 use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS, STACKID_FLAGS};
 
@@ -105,20 +104,6 @@ fn expect(e: &Expect) -> String {
                 .unwrap_or_default();
             format!("{{ret: {}{value}}}", quoted(&Ret(*ret).to_string()))
         }
-    }
-}
-
-/// An object's kind: its bare name, or `{KIND: {ARGS}}`.
-fn object_kind(kind: &ObjectKind, objects: &[ObjectDef]) -> String {
-    let name = |i: &usize| quoted(&objects[*i].name);
-    match kind {
-        ObjectKind::Udp => "udp".into(),
-        ObjectKind::TcpListener => "tcp_listener".into(),
-        ObjectKind::Pidfd => "pidfd".into(),
-        ObjectKind::File => "file".into(),
-        ObjectKind::Cgroup => "cgroup".into(),
-        ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(to)),
-        ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(from)),
     }
 }
 
@@ -288,7 +273,7 @@ pub fn to_yaml(case: &Case) -> String {
     if !case.objects.is_empty() {
         out += "objects:\n";
         for o in &case.objects {
-            out += &format!("  {}: {}\n", quoted(&o.name), object_kind(&o.kind, &case.objects));
+            out += &format!("  {}: {}\n", quoted(&o.name), o.kind.written(|i| quoted(&case.objects[i].name)));
         }
     }
     out += "steps:";
