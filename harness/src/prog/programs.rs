@@ -25,6 +25,25 @@ struct Loaded {
     program: &'static str,
 }
 
+impl Loaded {
+    /// The loaded object's program as its type (`Xdp`, `RawTracePoint`).
+    fn program<'a, P>(&'a self) -> Result<&'a P, ProgError>
+    where
+        &'a P: TryFrom<&'a aya::programs::Program, Error = ProgramError>,
+    {
+        let program = self.ebpf.program(self.program).expect("program present after load");
+        program.try_into().map_err(|e: ProgramError| ProgError::Other(one_line(&e)))
+    }
+}
+
+/// A failed BPF_PROG_TEST_RUN: the kernel's errno, or what else went wrong.
+fn run_error(e: ProgramError) -> ProgError {
+    match super::error::errno_of(&e) {
+        Some(errno) => ProgError::Run { errno },
+        None => ProgError::Other(one_line(&e)),
+    }
+}
+
 /// The programs loaded for one case. Each (map, family) is loaded on first use and
 /// kept until the `Programs` is dropped (which unloads them; pins are removed right
 /// after each load). A failed load is remembered and returned again.
@@ -126,12 +145,7 @@ impl Programs {
         .map_err(|e| ProgError::Other(e.to_string()))?;
 
         let loaded = self.get(map, op.family())?;
-        let prog: &Xdp = loaded
-            .ebpf
-            .program(loaded.program)
-            .expect("program present after load")
-            .try_into()
-            .map_err(|e: ProgramError| ProgError::Other(one_line(&e)))?;
+        let prog: &Xdp = loaded.program()?;
         let mut out = vec![0u8; REQ_SIZE];
         let res = prog
             .test_run(TestRunOptions {
@@ -139,10 +153,7 @@ impl Programs {
                 data_out: Some(&mut out),
                 ..TestRunOptions::new()
             })
-            .map_err(|e| match super::error::errno_of(&e) {
-                Some(errno) => ProgError::Run { errno },
-                None => ProgError::Other(one_line(&e)),
-            })?;
+            .map_err(run_error)?;
         if res.return_value != XDP_PASS {
             return Err(ProgError::Other(format!(
                 "program returned XDP action {} instead of XDP_PASS: request not executed",
@@ -186,18 +197,10 @@ impl Programs {
     /// The program's return value is the helper's (an id, or a negative errno in 32 bits).
     fn get_stackid(&mut self, map: &MapRef<'_>, flags: u64) -> Result<ProgOutcome, ProgError> {
         let loaded = self.get(map, Family::Stackid)?;
-        let prog: &RawTracePoint = loaded
-            .ebpf
-            .program(loaded.program)
-            .expect("program present after load")
-            .try_into()
-            .map_err(|e: ProgramError| ProgError::Other(one_line(&e)))?;
+        let prog: &RawTracePoint = loaded.program()?;
         let mut options = RawTracePointRunOptions::new();
         options.args[0] = flags;
-        let res = prog.test_run(options).map_err(|e| match super::error::errno_of(&e) {
-            Some(errno) => ProgError::Run { errno },
-            None => ProgError::Other(one_line(&e)),
-        })?;
+        let res = prog.test_run(options).map_err(run_error)?;
         Ok(ProgOutcome {
             ret: i64::from(res.return_value as i32),
             data: None,
