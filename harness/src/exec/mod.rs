@@ -52,7 +52,11 @@ pub enum Progress<'a> {
 
 /// [`run_all`], telling `progress` before and after each case (the guest writes these
 /// marks to the rwdir as it goes, so a kernel crash names the case that was running).
-pub fn run_all_with(cases: &[Case], mut progress: impl FnMut(Progress)) -> io::Result<RunReport> {
+/// `cases` may be an iterator that is still producing them (the guest parses as it runs).
+pub fn run_all_with<C: std::borrow::Borrow<Case>>(
+    cases: impl IntoIterator<Item = C>,
+    mut progress: impl FnMut(Progress),
+) -> io::Result<RunReport> {
     let env = Env::detect()?;
     // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
     // which key goes the same from run to run.
@@ -66,8 +70,9 @@ pub fn run_all_with(cases: &[Case], mut progress: impl FnMut(Progress)) -> io::R
         kernel_release: &release,
         possible_cpus: env.possible_cpus,
     });
-    let mut results = Vec::with_capacity(cases.len());
+    let mut results = Vec::new();
     for case in cases {
+        let case = case.borrow();
         progress(Progress::CaseStarted(case));
         let result = run_case(case, env);
         progress(Progress::CaseFinished(&result));
