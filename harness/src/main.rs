@@ -189,6 +189,9 @@ enum Command {
         bundle: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Write each case's guest time (JSON lines) here: where a session's time goes.
+        #[arg(long)]
+        timings: Option<PathBuf>,
         filter: Option<String>,
     },
 }
@@ -565,36 +568,51 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             cases,
             bundle,
             out,
+            timings,
             filter,
         } => {
+            let mut clock = mapconform::guest::Timings::new(timings);
             mapconform::guest::prepare()?;
-            let lib = match (cases, bundle) {
-                (Some(dir), _) => load(&[dir])?,
-                (None, Some(file)) => mapconform::guest::read_bundle(&file)?,
+            clock.phase("prepared");
+            let (total, cases): (usize, Box<dyn Iterator<Item = mapconform::case::Case>>) = match (cases, bundle) {
+                (Some(dir), _) => {
+                    let cases = selected(load(&[dir])?, &filter);
+                    (cases.len(), Box::new(cases.into_iter()))
+                }
+                (None, Some(file)) => {
+                    let keep = |id: &str| filter.as_ref().is_none_or(|f| id.contains(f));
+                    let (total, cases) = mapconform::guest::read_bundle(&file, keep)?;
+                    (total, Box::new(cases))
+                }
                 (None, None) => unreachable!("clap requires one"),
             };
             let mut marks = mapconform::guest::Marks::create(&out.with_file_name(mapconform::guest::PROGRESS_FILE))?;
-            let cases = selected(lib, &filter);
-            let total = cases.len();
+            clock.phase("cases read");
             let mut done = 0;
-            let run: RunReport = exec::run_all_with(&cases, |p| {
+            let run: RunReport = exec::run_all_with(cases, |p| {
                 // one line per case on stderr, which reaches the host's console pipe: the
                 // progress display (guest::parse_progress); the marks are for crashes
                 match &p {
                     exec::Progress::CaseStarted(case) => {
                         eprintln!("{}", mapconform::guest::progress_line(done, total, &case.id))
                     }
-                    exec::Progress::CaseFinished(_) => done += 1,
+                    exec::Progress::CaseFinished(result) => {
+                        done += 1;
+                        clock.case(&result.case);
+                    }
                     exec::Progress::Started { .. } => {}
                 }
                 marks.record(p)
             })?;
             eprintln!("{}", mapconform::guest::progress_line(total, total, ""));
+            clock.phase("cases run");
             let json = serde_json::to_vec(&run)?;
             // Write then rename, so the host never reads half a report.
             let tmp = out.with_extension("partial");
             std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
             std::fs::rename(&tmp, &out)?;
+            clock.phase("report written");
+            clock.finish();
             Ok(ExitCode::SUCCESS)
         }
     }

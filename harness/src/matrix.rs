@@ -26,6 +26,8 @@ pub fn selected(name: &str, filter: Option<&str>, skip: &[String], exact: bool) 
 
 /// The guest's JSON [`RunReport`], in the rwdir.
 pub const REPORT_FILE: &str = "report.json";
+/// The guest's timings (`$MAPCONFORM_TIMINGS`), in the rwdir.
+const TIMINGS_FILE: &str = "timings.jsonl";
 /// The cases the guest runs, as one JSON [`crate::case::BundledCase`] list, in the rwdir.
 pub const BUNDLE_FILE: &str = "cases.json";
 
@@ -199,6 +201,12 @@ fn boot_and_collect(
         "--out".into(),
         guest_rwdir.join(REPORT_FILE).display().to_string(),
     ];
+    // Where the time goes: `$MAPCONFORM_TIMINGS=DIR` keeps each kernel's guest timings and
+    // console there (see `guest::Timings`).
+    let timings = std::env::var_os("MAPCONFORM_TIMINGS").map(PathBuf::from);
+    if timings.is_some() {
+        req.command.extend(["--timings".into(), guest_rwdir.join(TIMINGS_FILE).display().to_string()]);
+    }
     req.accel = Some(accel);
     // TCG boots take ~5-20 s and the library well under a minute; KVM is ~10x faster.
     req.deadline = opts.deadline.unwrap_or(match accel {
@@ -208,6 +216,12 @@ fn boot_and_collect(
     let mut retried = None;
     loop {
         let boot = vm::boot(&req, events).map_err(|e| format!("could not boot {id}: {e:#}"))?;
+        if let Some(dir) = &timings {
+            let name = id.replace('/', "_");
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::copy(rwdir.join(TIMINGS_FILE), dir.join(format!("{name}.jsonl")));
+            let _ = std::fs::write(dir.join(format!("{name}.console")), &boot.console);
+        }
         let run = |report: RunReport, retried: Option<String>| KernelRun {
             id: id.to_string(),
             version: kernel.version.clone(),

@@ -56,7 +56,11 @@ pub enum Progress<'a> {
 
 /// [`run_all`], telling `progress` before and after each case (the guest writes these
 /// marks to the rwdir as it goes, so a kernel crash names the case that was running).
-pub fn run_all_with(cases: &[Case], mut progress: impl FnMut(Progress)) -> io::Result<RunReport> {
+/// `cases` may be an iterator that is still producing them (the guest parses as it runs).
+pub fn run_all_with<C: std::borrow::Borrow<Case>>(
+    cases: impl IntoIterator<Item = C>,
+    mut progress: impl FnMut(Progress),
+) -> io::Result<RunReport> {
     let env = Env::detect()?;
     // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
     // which key goes the same from run to run.
@@ -70,8 +74,9 @@ pub fn run_all_with(cases: &[Case], mut progress: impl FnMut(Progress)) -> io::R
         kernel_release: &release,
         possible_cpus: env.possible_cpus,
     });
-    let mut results = Vec::with_capacity(cases.len());
+    let mut results = Vec::new();
     for case in cases {
+        let case = case.borrow();
         progress(Progress::CaseStarted(case));
         let result = run_case(case, env);
         progress(Progress::CaseFinished(&result));
@@ -162,8 +167,8 @@ struct Runner<'c> {
     programs: HashMap<String, Programs>,
     /// The case's own folder on bpffs for relative pin paths, made on first use.
     pin_dir: Option<PathBuf>,
-    /// Appended to the case's pin folder name (a twin's is `-twin`).
-    pin_tag: &'static str,
+    /// Appended to the case's pin folder name (a twin's is `-twin<step>`).
+    pin_tag: String,
     /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
     absolute_pins: Vec<PathBuf>,
     harness_error: Option<String>,
@@ -210,7 +215,7 @@ pub fn run_case_keeping_pins(case: &Case, env: Env) -> CaseResult {
 }
 
 fn run_case_here(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
-    let mut runner = Runner::new(case, env, "");
+    let mut runner = Runner::new(case, env, String::new());
     let mut steps: Vec<StepResult> = runner
         .maps
         .objects
@@ -237,24 +242,23 @@ fn run_case_here(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
         });
     }
 
-    for (index, step) in case.steps.iter().enumerate() {
+    let implicit = steps.len();
+    for step in &case.steps {
         let result = runner.execute(&step.op);
         let violation = step
             .expect
             .as_ref()
             .and_then(|e| expect::check(e, &result, &step.op, step.op.map().map(|m| &case.maps[m]), &runner).err());
-        // `expect:` is about the step's own (syscall) result; the other door is recorded beside it.
-        let result = if case.differential {
-            program_door(case, index, result, env)
-        } else {
-            result
-        };
         steps.push(StepResult {
             step: step.op.describe(&case.maps),
             result,
             expect: step.expect.as_ref().map(|e| e.to_string()),
             violation,
         });
+    }
+    // `expect:` is about the step's own (syscall) result; the other door is recorded beside it.
+    if case.differential {
+        program_doors(case, &mut steps[implicit..], env);
     }
     if keep_pins {
         runner.absolute_pins.clear();
@@ -277,33 +281,122 @@ fn implicit_creates(case: &Case) -> Vec<usize> {
     (0..case.maps.len()).filter(|i| !explicit.contains(i)).collect()
 }
 
-/// A differential case's step `index` through the program door: if the step has a helper
-/// counterpart ([`oracle::counterpart`]) and its syscall ran, the helper runs on a twin —
-/// fresh maps built by replaying the case's earlier steps on the map and the maps it
-/// refers to — and the result holds both doors ([`oracle::doors`]). Otherwise the syscall
-/// result stands alone.
-fn program_door(case: &Case, index: usize, syscall: Outcome, env: Env) -> Outcome {
-    let op = &case.steps[index].op;
-    let Some(call) = op.map().and_then(|m| oracle::counterpart(op, &case.maps[m])) else {
-        return syscall;
-    };
-    if matches!(syscall, Outcome::NotRun(_)) {
-        return syscall;
+/// Twins built ahead of the one whose helper runs: their program loads go on meanwhile.
+const TWINS_AHEAD: usize = 4;
+/// Threads loading the twins' programs, on any CPU (the executor is pinned to CPU 0).
+const TWIN_LOADERS: usize = 2;
+/// The program name a twin's helper calls use.
+const ORACLE_PROGRAM: &str = "oracle";
+
+/// A differential case's steps through the program door, once the syscall door has run them
+/// all: each step with a helper counterpart ([`oracle::counterpart`]) whose syscall ran gets
+/// a twin — fresh maps built by replaying the case's earlier steps on the map and the maps
+/// it refers to — on which the helper runs, and its result holds both doors
+/// ([`oracle::doors`]). Otherwise the syscall result stands alone.
+///
+/// Twins are maps of their own, so building them after the case's steps changes no result.
+/// What takes the time is loading each twin's program (the verifier: a few ms per twin
+/// under TCG, 365 twins in the sweep), and that alone does not depend on the CPU: loader
+/// threads on any CPU load the next twins' programs while the executor, on CPU 0, builds
+/// twins, replays and runs the helpers — per-CPU and LRU results stay as they were.
+fn program_doors(case: &Case, steps: &mut [StepResult], env: Env) {
+    // (step, its map, the helper call)
+    let wanted: Vec<(usize, usize, ProgCall)> = case
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(steps[*i].result, Outcome::NotRun(_)))
+        .filter_map(|(i, s)| {
+            let map = s.op.map()?;
+            Some((i, map, oracle::counterpart(&s.op, &case.maps[map])?))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
     }
-    match twin_helper(case, index, call, env) {
-        Some(helper) => oracle::doors(op, syscall, helper),
-        None => syscall,
+    let (jobs, queue) = std::sync::mpsc::channel::<TwinLoad>();
+    let queue = std::sync::Mutex::new(queue);
+    let (done, loaded) = std::sync::mpsc::channel::<(usize, Option<prog::Preloaded>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..TWIN_LOADERS {
+            let (queue, done) = (&queue, done.clone());
+            scope.spawn(move || {
+                unpin(env.possible_cpus);
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = job else { return };
+                    let preloaded = prog::preload(&map_ref(&job.def, job.fd.as_fd()), job.family);
+                    if done.send((job.step, preloaded)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut arrived = HashMap::new();
+        let mut finish = |index: usize, map: usize, call: ProgCall, twin: Option<Runner>, sent: bool| {
+            let Some(mut twin) = twin else { return };
+            while sent && !arrived.contains_key(&index) {
+                let Ok((step, preloaded)) = loaded.recv() else { break };
+                arrived.insert(step, preloaded);
+            }
+            if let Some(Some(preloaded)) = arrived.remove(&index) {
+                twin.programs.entry(ORACLE_PROGRAM.into()).or_default().adopt(preloaded);
+            }
+            let op = &case.steps[index].op;
+            let helper = twin.execute(&Op::Prog {
+                map,
+                program: ORACLE_PROGRAM.into(),
+                call,
+            });
+            let syscall = std::mem::replace(&mut steps[index].result, Outcome::Ok);
+            steps[index].result = oracle::doors(op, syscall, helper);
+        };
+        let mut ahead = std::collections::VecDeque::new();
+        for (index, map, call) in wanted {
+            let twin = twin_world(case, index, env);
+            let job = twin.as_ref().and_then(|t| t.twin_load(map, &call, index));
+            let sent = job.is_some_and(|job| jobs.send(job).is_ok());
+            ahead.push_back((index, map, call, twin, sent));
+            if ahead.len() > TWINS_AHEAD {
+                let (index, map, call, twin, sent) = ahead.pop_front().expect("not empty");
+                finish(index, map, call, twin, sent);
+            }
+        }
+        drop(jobs);
+        while let Some((index, map, call, twin, sent)) = ahead.pop_front() {
+            finish(index, map, call, twin, sent);
+        }
+    });
+}
+
+/// A twin's program for a loader thread: the twin map (an fd of its own, so the twin may
+/// move meanwhile) and the family its helper call needs.
+struct TwinLoad {
+    step: usize,
+    fd: std::os::fd::OwnedFd,
+    def: MapDef,
+    family: prog::Family,
+}
+
+/// Lets a loader thread run on every CPU: threads inherit the executor's pinning to CPU 0.
+fn unpin(cpus: usize) {
+    // SAFETY: cpu_set_t is plain bits; sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..cpus.min(libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
 
-/// The helper `call` on a twin of step `index`'s map: the twin world creates the map (and
-/// the maps it refers to) afresh and replays every earlier step on them, through the same
-/// doors as the case did, then makes the call from a program. `None` when the prefix
-/// cannot be replayed faithfully (an absolute pin path is shared with the case's own map).
-fn twin_helper(case: &Case, index: usize, call: ProgCall, env: Env) -> Option<Outcome> {
-    let Some(target) = case.steps[index].op.map() else {
-        return None;
-    };
+/// The twin world of step `index`: the step's map (and the maps it refers to) created
+/// afresh and every earlier step replayed on them, through the same doors as the case did.
+/// `None` when the prefix cannot be replayed faithfully (an absolute pin path is shared
+/// with the case's own map).
+fn twin_world(case: &Case, index: usize, env: Env) -> Option<Runner<'_>> {
+    let target = case.steps[index].op.map()?;
     let related = related_maps(case, index, target);
     let prefix: Vec<&Op> = case.steps[..index]
         .iter()
@@ -314,7 +407,7 @@ fn twin_helper(case: &Case, index: usize, call: ProgCall, env: Env) -> Option<Ou
     if prefix.iter().any(absolute) {
         return None;
     }
-    let mut twin = Runner::new(case, env, "-twin");
+    let mut twin = Runner::new(case, env, format!("-twin{index}"));
     // The twin's own objects, so replayed `{fd: …}` data names live objects.
     twin.maps.objects.make_all(&case.objects);
     for map in implicit_creates(case).into_iter().filter(|m| related.contains(m)) {
@@ -323,11 +416,7 @@ fn twin_helper(case: &Case, index: usize, call: ProgCall, env: Env) -> Option<Ou
     for op in prefix {
         twin.execute(op);
     }
-    Some(twin.execute(&Op::Prog {
-        map: target,
-        program: "oracle".into(),
-        call,
-    }))
+    Some(twin)
 }
 
 /// The data a step stores in its map (values and keys that may hold map fds).
@@ -428,7 +517,7 @@ fn called(r: Result<(), CallError>) -> Result<Outcome, HarnessError> {
 impl<'c> Runner<'c> {
     /// A runner with no map created yet. `pin_tag` keeps a twin's relative pins apart
     /// from the case's own.
-    fn new(case: &'c Case, env: Env, pin_tag: &'static str) -> Runner<'c> {
+    fn new(case: &'c Case, env: Env, pin_tag: String) -> Runner<'c> {
         let n = case.maps.len();
         Runner {
             case,
@@ -811,13 +900,47 @@ impl Runner<'_> {
         }
     }
 
+    /// What loading the program for a twin's helper `call` on `map` needs, if the twin map
+    /// exists and the call can be encoded (if not, the run itself says why, loading nothing).
+    fn twin_load(&self, map: usize, call: &ProgCall, step: usize) -> Option<TwinLoad> {
+        let handle = self.maps.handles[map].as_ref()?;
+        let def = self.def(map);
+        Some(TwinLoad {
+            step,
+            family: self.prog_op(def, call).ok()?.family(),
+            fd: handle.fd().try_clone_to_owned().ok()?,
+            def: def.clone(),
+        })
+    }
+
     /// One helper call by an XDP program bound to the map, through BPF_PROG_TEST_RUN.
     fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, HarnessError> {
+        let op = self.prog_op(def, call)?;
+        let programs = self.programs.entry(program.to_string()).or_default();
+        let ringbuf = def.map_type == MapType::RINGBUF;
+        match programs.run(&map_ref(def, fd), &op) {
+            Ok(out) => Ok(Outcome::Prog {
+                ret: Ret(out.ret),
+                value: out.data.map(|d| {
+                    if ringbuf {
+                        show_record(&d)
+                    } else {
+                        Shown::from_bytes(&d)
+                    }
+                }),
+                sum: out.sum,
+            }),
+            Err(e) => prog_error(e),
+        }
+    }
+
+    /// The helper call `call` on `def`'s map, encoded for the programs.
+    fn prog_op(&self, def: &MapDef, call: &ProgCall) -> Result<ProgOp, HarnessError> {
         let size = def.value_size as usize;
         let key = |k: &Datum| self.encode_key(def, k);
         let value = |v: &Datum| v.encode(size, &self.maps);
         let bloom = def.map_type == MapType::BLOOM_FILTER;
-        let op = match call {
+        Ok(match call {
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
             ProgCall::Update {
                 key: k,
@@ -851,23 +974,7 @@ impl Runner<'_> {
                 cpu: *cpu,
             },
             ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
-        };
-        let programs = self.programs.entry(program.to_string()).or_default();
-        let ringbuf = def.map_type == MapType::RINGBUF;
-        match programs.run(&map_ref(def, fd), &op) {
-            Ok(out) => Ok(Outcome::Prog {
-                ret: Ret(out.ret),
-                value: out.data.map(|d| {
-                    if ringbuf {
-                        show_record(&d)
-                    } else {
-                        Shown::from_bytes(&d)
-                    }
-                }),
-                sum: out.sum,
-            }),
-            Err(e) => prog_error(e),
-        }
+        })
     }
 
     /// Iteration bound: a map cannot hold more keys than max_entries; a few more allow

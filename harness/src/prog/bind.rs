@@ -12,8 +12,7 @@
 //! the loaded program must contain the given map's id.
 
 use std::{
-    cell::RefCell,
-    collections::HashMap,
+    collections::HashSet,
     os::fd::BorrowedFd,
     path::PathBuf,
     sync::atomic::{AtomicU64, Ordering},
@@ -35,11 +34,17 @@ use crate::bpf::sys;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-thread_local! {
-    /// One loader per object, reused for every load of it: `EbpfLoader::new()` parses the
-    /// running kernel's BTF (/sys/kernel/btf/vmlinux, several MB) each time it is called —
-    /// measured as most of a program load: ~20 ms on the host, ~140 ms in a TCG guest.
-    static LOADERS: RefCell<HashMap<&'static str, EbpfLoader<'static>>> = RefCell::new(HashMap::new());
+/// One loader for every object and every thread, reused for every load: `EbpfLoader::new()`
+/// parses the running kernel's BTF (/sys/kernel/btf/vmlinux, several MB) each time it is
+/// called, measured as most of a program load (~20 ms on the host, ~140 ms in a TCG guest).
+/// One per object, or per thread (the traffic steps run on threads of their own), parsed it
+/// again for each: about ten times per run.
+static LOADER: Mutex<Option<Loader>> = Mutex::new(None);
+
+struct Loader {
+    aya: EbpfLoader<'static>,
+    /// Every global some load has set: the loader keeps them all.
+    globals: HashSet<&'static str>,
 }
 
 /// A `'static` copy of a global's value, for the reused loaders. Values are few and small
@@ -116,21 +121,31 @@ pub(crate) fn load_bound(
     let pin = dir.0.join(object.map);
     sys::obj_pin(map_fd, &pin).map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
 
-    let loaded = LOADERS.with_borrow_mut(|loaders| {
-        let loader = loaders.entry(object.program).or_insert_with(|| {
-            let mut loader = EbpfLoader::new();
+    let loaded = {
+        let mut shared = LOADER.lock().unwrap_or_else(|e| e.into_inner());
+        let loader = shared.get_or_insert_with(|| {
+            let mut aya = EbpfLoader::new();
             // aya needs the kernel's BTF only for CO-RE relocations, and the test programs
             // have none (`objects::tests::no_core_relocations` checks).
-            loader.btf(None);
-            loader
+            aya.btf(None);
+            Loader {
+                aya,
+                globals: HashSet::new(),
+            }
         });
-        // Same names on every load of this object: each call replaces the previous value.
-        loader.map_pin_path(object.map, pin.clone());
-        for (name, bytes) in globals {
-            loader.override_global(name, intern(bytes), true);
+        // Each call replaces the value a name had. Globals set for other objects are
+        // not this object's (`objects::tests` checks which object declares which), so
+        // they need not exist here; this load's own must.
+        for name in &loader.globals {
+            loader.aya.override_global(name, &[] as &[u8], false);
         }
-        loader.load(object.elf)
-    });
+        for (name, bytes) in globals {
+            loader.aya.override_global(name, intern(bytes), true);
+            loader.globals.insert(name);
+        }
+        loader.aya.map_pin_path(object.map, pin.clone());
+        loader.aya.load(object.elf)
+    };
     drop(dir); // unpin: the loaded object (if any) holds the map now
     let mut ebpf = loaded.map_err(|e| ProgError::Load {
         errno: errno_of(&e),

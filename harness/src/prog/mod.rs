@@ -20,7 +20,7 @@ use std::os::fd::BorrowedFd;
 
 pub use bpffs::ensure_bpffs;
 pub use error::{verifier_reason, ProgError};
-pub use programs::Programs;
+pub use programs::{preload, Preloaded, Programs};
 pub use traffic::{count_traffic, DataRec, FRAME_BYTES, PAYLOAD, XDP_ACTIONS};
 
 /// A map created by the executor, with the attributes it was created with.

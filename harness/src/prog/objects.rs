@@ -94,7 +94,31 @@ pub fn for_family(family: Family) -> Object {
 
 #[cfg(test)]
 mod tests {
-    use super::ALL;
+    use super::{ProgramKind, ALL, XDP_STATS};
+    use std::collections::HashMap;
+
+    /// Every object shares one loader, which keeps the globals of earlier loads (see
+    /// `bind::load_bound`): each object must declare its own globals and none of the
+    /// others', which are then passed as optional.
+    #[test]
+    fn each_object_declares_only_its_own_globals() {
+        // name, size: the `volatile const`s the harness sets (programs.rs, traffic.rs)
+        let globals = [("VALUE_SIZE", 4), ("FILTER_DPORT", 2)];
+        for object in ALL {
+            // The stack id program copies nothing out of its map: it has no global.
+            let own = match object.kind {
+                ProgramKind::RawTracepoint => "",
+                ProgramKind::Xdp if object.program == XDP_STATS.program => "FILTER_DPORT",
+                ProgramKind::Xdp => "VALUE_SIZE",
+            };
+            for (name, size) in globals {
+                let mut obj = aya_obj::Object::parse(object.elf).expect("embedded object parses");
+                let data = vec![0u8; size];
+                let declared = obj.patch_map_data(HashMap::from([(name, (&data[..], true))])).is_ok();
+                assert_eq!(declared, name == own, "{} and {name}", object.program);
+            }
+        }
+    }
 
     /// The loader is told not to parse the kernel's BTF (see `bind::load_bound`): that is
     /// only right while no object needs CO-RE relocations against it.

@@ -72,29 +72,15 @@ impl Programs {
     }
 
     fn get(&mut self, map: &MapRef<'_>, family: Family) -> Result<&Loaded, ProgError> {
-        let info =
-            sys::map_info(map.fd).map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
-        if info.value_size != map.value_size || info.key_size != map.key_size {
-            return Err(ProgError::Other(format!(
-                "MapRef says key/value size {}/{}, the kernel says {}/{}",
-                map.key_size, map.value_size, info.key_size, info.value_size
-            )));
-        }
-        let entry = self.loaded.entry((info.id, family)).or_insert_with(|| {
-            let object = objects::for_family(family);
-            let value_size = map.value_size.to_ne_bytes();
-            // The request programs copy values out of the map, so the verifier must know
-            // its real value size; the stack id program copies nothing.
-            let globals: &[(&'static str, &[u8])] = match object.kind {
-                ProgramKind::Xdp => &[("VALUE_SIZE", &value_size)],
-                ProgramKind::RawTracepoint => &[],
-            };
-            load_bound(object, map.fd, globals).map(|ebpf| Loaded {
-                ebpf,
-                program: object.program,
-            })
-        });
+        let id = map_id(map)?;
+        let entry = self.loaded.entry((id, family)).or_insert_with(|| load(map, family));
         entry.as_ref().map_err(Clone::clone)
+    }
+
+    /// Takes a program [`preload`]ed for one of this case's maps: its first run then
+    /// loads nothing.
+    pub fn adopt(&mut self, preloaded: Preloaded) {
+        self.loaded.insert((preloaded.map_id, preloaded.family), preloaded.loaded);
     }
 
     /// Runs `op` on `map` through the family's program with BPF_PROG_TEST_RUN.
@@ -175,6 +161,54 @@ impl Programs {
         }
         Ok(outcome)
     }
+}
+
+/// The map's id, after checking that `map` describes it.
+fn map_id(map: &MapRef<'_>) -> Result<u32, ProgError> {
+    let info =
+        sys::map_info(map.fd).map_err(|e| ProgError::Other(format!("BPF_OBJ_GET_INFO_BY_FD on the map: {e}")))?;
+    if info.value_size != map.value_size || info.key_size != map.key_size {
+        return Err(ProgError::Other(format!(
+            "MapRef says key/value size {}/{}, the kernel says {}/{}",
+            map.key_size, map.value_size, info.key_size, info.value_size
+        )));
+    }
+    Ok(info.id)
+}
+
+fn load(map: &MapRef<'_>, family: Family) -> Result<Loaded, ProgError> {
+    let object = objects::for_family(family);
+    let value_size = map.value_size.to_ne_bytes();
+    // The request programs copy values out of the map, so the verifier must know
+    // its real value size; the stack id program copies nothing.
+    let globals: &[(&'static str, &[u8])] = match object.kind {
+        ProgramKind::Xdp => &[("VALUE_SIZE", &value_size)],
+        ProgramKind::RawTracepoint => &[],
+    };
+    load_bound(object, map.fd, globals).map(|ebpf| Loaded {
+        ebpf,
+        program: object.program,
+    })
+}
+
+/// A program loaded for a map before its first run, on whichever thread (and CPU) did it:
+/// the verifier's work, the bulk of a program step, does not depend on the CPU, and
+/// [`Programs::adopt`] hands it to the runs.
+pub struct Preloaded {
+    map_id: u32,
+    family: Family,
+    loaded: Result<Loaded, ProgError>,
+}
+
+/// Loads the program of `family` bound to `map` (`None` if the map cannot be described:
+/// the run then reports that itself).
+pub fn preload(map: &MapRef<'_>, family: Family) -> Option<Preloaded> {
+    let map_id = map_id(map).ok()?;
+    Some(Preloaded {
+        map_id,
+        family,
+        loaded: load(map, family),
+    })
 }
 
 /// Takes the oldest unconsumed record of a ring buffer map (None if empty).

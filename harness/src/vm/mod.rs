@@ -13,6 +13,7 @@ mod outcome_text;
 pub mod pool;
 mod process;
 pub mod root;
+mod version_shim;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -218,10 +219,21 @@ pub fn boot(req: &BootRequest, events: Events) -> Result<BootReport> {
         },
     );
     let t0 = Instant::now();
-    // vng starts `virtme-run` through PATH: put vng's own bin dir first
-    let mut path = vec![vng.parent().unwrap_or(Path::new("/")).to_path_buf()];
-    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    let expr = duct::cmd(&vng, &args)
+    // vng starts `virtme-run` through PATH: put vng's own bin dir first, and before it the
+    // `strings` that spares vng reading the whole image for a release known already.
+    let host_path = std::env::var_os("PATH").unwrap_or_default();
+    let mut path = vec![
+        version_shim::dir(Some(&host_path))?,
+        vng.parent().unwrap_or(Path::new("/")).to_path_buf(),
+    ];
+    path.extend(std::env::split_paths(&host_path));
+    let mut expr = duct::cmd(&vng, &args);
+    if let (Some(release), true) = (&req.kernel.release, req.kernel.boot_image.is_file()) {
+        for (key, value) in version_shim::env(&req.kernel.boot_image, release) {
+            expr = expr.env(key, value);
+        }
+    }
+    let expr = expr
         .env("PATH", std::env::join_paths(path)?)
         .stdin_null()
         .stderr_to_stdout()
