@@ -17,6 +17,7 @@ const PROGRAMS: &[&str] = &[
     "for_each",
     "percpu_lookup",
     "xdp_stats",
+    "user_ringbuf",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -9,7 +9,12 @@ use crate::outcome::{sort_entries, Entry, Outcome, Shown};
 use crate::uapi::MapType;
 
 pub(super) fn check(expect: &Expect, observed: &Outcome, op: &Op, def: &MapDef, r: &Runner) -> Result<(), String> {
+    let mmap = match op {
+        Op::Mmap { call, .. } => super::mmap::expected(expect, call, &r.maps)?,
+        _ => None,
+    };
     let expected = match expect {
+        _ if mmap.is_some() => mmap.expect("checked"),
         Expect::Ok => {
             // `ok`: the kernel reported no error, whatever it returned.
             let failed = match observed {

@@ -47,6 +47,11 @@ pub const PERCPU_LOOKUP: Object = Object {
     program: "mc_percpu_lookup",
     map: "target",
 };
+pub const USER_RINGBUF: Object = Object {
+    elf: object!("user_ringbuf"),
+    program: "mc_user_ringbuf",
+    map: "target",
+};
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
@@ -55,7 +60,16 @@ pub const XDP_STATS: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 7] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS];
+pub const ALL: [Object; 8] = [
+    KEYED,
+    QUEUE_STACK,
+    BLOOM,
+    RINGBUF,
+    FOR_EACH,
+    PERCPU_LOOKUP,
+    USER_RINGBUF,
+    XDP_STATS,
+];
 
 pub fn for_family(family: Family) -> Object {
     match family {
@@ -65,6 +79,7 @@ pub fn for_family(family: Family) -> Object {
         Family::Ringbuf => RINGBUF,
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
+        Family::UserRingbuf => USER_RINGBUF,
     }
 }
 
