@@ -48,6 +48,7 @@ enum mc_op {
 	MC_OP_RINGBUF_OUTPUT = 7,
 	MC_OP_FOR_EACH = 8,
 	MC_OP_LOOKUP_PERCPU = 9,
+	MC_OP_USER_RINGBUF_DRAIN = 10,
 };
 
 struct mc_req {

@@ -19,6 +19,7 @@ const PROGRAMS: &[&str] = &[
     "xdp_stats",
     "declared",
     "stackid",
+    "user_ringbuf",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -21,10 +21,12 @@ fn column(op: &Op) -> &'static str {
         }
         Op::Pin { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Close { .. } => "pin/get/close",
         Op::Traffic { .. } => "traffic",
+        Op::Info { .. } => "info",
+        Op::Mmap { .. } => "mmap",
         Op::Prog { call, .. } => match call {
             ProgCall::Lookup { .. } | ProgCall::Update { .. } | ProgCall::Delete { .. } => "prog:keyed",
             ProgCall::Push { .. } | ProgCall::Pop | ProgCall::Peek { .. } => "prog:push/pop/peek",
-            ProgCall::RingbufOutput { .. } => "prog:ringbuf",
+            ProgCall::RingbufOutput { .. } | ProgCall::UserRingbufDrain { .. } => "prog:ringbuf",
             ProgCall::ForEach { .. } => "prog:for_each",
             ProgCall::LookupPercpu { .. } => "prog:lookup_percpu",
             ProgCall::GetStackid { .. } => "prog:get_stackid",
@@ -42,6 +44,8 @@ const COLUMNS: &[&str] = &[
     "batch",
     "freeze",
     "pin/get/close",
+    "info",
+    "mmap",
     "prog:keyed",
     "prog:push/pop/peek",
     "prog:ringbuf",

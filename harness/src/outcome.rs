@@ -179,6 +179,27 @@ pub struct LoadFailure {
     pub reason: String,
 }
 
+/// What BPF_OBJ_GET_INFO_BY_FD reports about a map (an `info` step): only what is the same
+/// on every run — never the id, and of the BTF ids only which are non-zero. `map_extra` is
+/// absent where the kernel's `struct bpf_map_info` has no such field (before 5.16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapReport {
+    #[serde(rename = "type")]
+    pub map_type: String,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// `BPF_F_*` names of the set bits (unnamed bits as `0x…`).
+    pub map_flags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_extra: Option<u64>,
+    pub name: String,
+    /// The BTF id fields that are non-zero (`btf_id`, `btf_key_type_id`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub btf_nonzero: Vec<String>,
+}
+
 /// The result of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "OutcomeRepr", into = "OutcomeRepr")]
@@ -209,6 +230,8 @@ pub enum Outcome {
     /// used: the case's view of the map would be wrong, and so would every buffer.
     Mismatch(String),
     Traffic(XdpCounts),
+    /// An `info` step: the map as the kernel reports it.
+    Info(Box<MapReport>),
     /// A step of a differential case (see the `oracle` module): the syscall's result and the
     /// helper's on an identical map, and whether they agree once normalised. Written
     /// `{doors_agree: {syscall: …, helper: …}}` or `{doors_disagree: {…}}`.
@@ -253,6 +276,9 @@ enum OutcomeRepr {
     Traffic {
         xdp_packets: XdpCounts,
     },
+    Info {
+        info: Box<MapReport>,
+    },
     DoorsAgree {
         doors_agree: Box<DoorPair>,
     },
@@ -289,6 +315,7 @@ impl From<Outcome> for OutcomeRepr {
             },
             Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
+            Outcome::Info(info) => OutcomeRepr::Info { info },
             Outcome::Doors { agree, syscall, helper } => {
                 let pair = Box::new(DoorPair {
                     syscall: *syscall,
@@ -319,6 +346,7 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
             OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
+            OutcomeRepr::Info { info } => Outcome::Info(info),
             OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
                 agree: true,
                 syscall: Box::new(p.syscall),

@@ -22,6 +22,15 @@ impl Table {
         self.entries.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
     }
 
+    /// The names of the (non-zero) entries whose bits are all set in `bits`.
+    pub fn set_bits(&self, bits: u64) -> Vec<&'static str> {
+        self.entries
+            .iter()
+            .filter(|(_, v)| *v != 0 && bits & v == *v)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
     /// The valid names, comma separated, for "expected one of …" messages.
     pub fn names(&self) -> String {
         let names: Vec<&str> = self.entries.iter().map(|(n, _)| *n).collect();
@@ -210,6 +219,40 @@ bit_table! { StackidFlags, STACKID_FLAGS, "bpf_get_stackid flag",
     FAST_STACK_CMP = 512, "fast_stack_cmp";
     REUSE_STACKID = 1024, "reuse_stackid";
     USER_BUILD_ID = 2048, "user_build_id";
+}
+
+/// `prot` of mmap(2)/mprotect(2) for a map's memory: `PROT_READ`, `PROT_WRITE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Prot(pub u64);
+
+bit_table! { Prot, PROT, "protection",
+    READ = 1, "read";
+    WRITE = 2, "write";
+}
+
+impl Prot {
+    /// `read|write`, `read`, … (`none` for PROT_NONE).
+    pub fn names(self) -> String {
+        let names = PROT.set_bits(self.0);
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join("|")
+        }
+    }
+}
+
+impl MapFlags {
+    /// The `BPF_F_*` names of the set bits; bits without a name as `0x…`.
+    pub fn names(self) -> Vec<String> {
+        let bits = self.0 as u64;
+        let mut names: Vec<String> = MAP_FLAGS.set_bits(bits).into_iter().map(String::from).collect();
+        let known = MAP_FLAGS.entries.iter().fold(0, |all, (_, v)| all | v);
+        if bits & !known != 0 {
+            names.push(format!("{:#x}", bits & !known));
+        }
+        names
+    }
 }
 
 impl ElemFlags {
@@ -426,6 +469,15 @@ mod tests {
         assert_eq!(RingbufFlags::NO_WAKEUP.0, g::BPF_RB_NO_WAKEUP as u64);
         assert_eq!(RingbufFlags::FORCE_WAKEUP.0, g::BPF_RB_FORCE_WAKEUP as u64);
         assert_eq!(ElemFlags(0).names(), "any");
+        assert_eq!(
+            (Prot::READ.0 as i32, Prot::WRITE.0 as i32),
+            (libc::PROT_READ, libc::PROT_WRITE)
+        );
+        assert_eq!((Prot(3).names(), Prot(0).names()), ("read|write".into(), "none".into()));
+        assert_eq!(
+            MapFlags(1 << 10 | 1 << 7 | 1 << 31).names(),
+            ["rdonly_prog", "mmapable", "0x80000000"]
+        );
     }
 
     #[test]

@@ -623,7 +623,8 @@ fn ringbuf_output_read_back() {
             &m,
             ProgOp::RingbufOutput {
                 data: b"hello ring".to_vec(),
-                flags: 0
+                flags: 0,
+                keep: false,
             }
         ),
         got(0, b"hello ring")
@@ -635,7 +636,8 @@ fn ringbuf_output_read_back() {
             &m,
             ProgOp::RingbufOutput {
                 data: big.clone(),
-                flags: 1
+                flags: 1,
+                keep: false
             }
         ),
         got(0, &big)
@@ -647,16 +649,33 @@ fn ringbuf_output_read_back() {
             &m,
             ProgOp::RingbufOutput {
                 data: b"x".to_vec(),
-                flags: 4
+                flags: 4,
+                keep: false
             }
         ),
         ok(-EINVAL)
     );
     // run() consumes one record per call: the next one reads back the next record.
     assert_eq!(
-        run(&mut p, &m, ProgOp::RingbufOutput { data: vec![], flags: 0 }),
+        run(
+            &mut p,
+            &m,
+            ProgOp::RingbufOutput {
+                data: vec![],
+                flags: 0,
+                keep: false,
+            }
+        ),
         got(0, &[])
     );
+    // `keep`: the record stays in the ring; the next consuming run reads it first.
+    let keep = |data: &[u8], keep| ProgOp::RingbufOutput {
+        data: data.to_vec(),
+        flags: 0,
+        keep,
+    };
+    assert_eq!(run(&mut p, &m, keep(b"kept", true)), ok(0));
+    assert_eq!(run(&mut p, &m, keep(b"next", false)), got(0, b"kept"));
 }
 
 #[test]

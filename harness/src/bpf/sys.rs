@@ -474,6 +474,13 @@ pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
 }
 
 pub fn map_info(fd: BorrowedFd) -> io::Result<bpf_map_info> {
+    map_info_reported(fd).map(|(info, _)| info)
+}
+
+/// BPF_OBJ_GET_INFO_BY_FD and the number of bytes the kernel filled in: its own struct's
+/// size when smaller than ours (5.10's `struct bpf_map_info` ends before `map_extra`), so
+/// a field past that length was not reported, rather than reported as 0.
+pub fn map_info_reported(fd: BorrowedFd) -> io::Result<(bpf_map_info, usize)> {
     // SAFETY: bpf_map_info is plain integers.
     let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
     let mut attr = zeroed();
@@ -483,7 +490,9 @@ pub fn map_info(fd: BorrowedFd) -> io::Result<bpf_map_info> {
     u.info_len = std::mem::size_of::<bpf_map_info>() as u32;
     u.info = &mut info as *mut _ as u64;
     sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
-    Ok(info)
+    // SAFETY: reading back the integer the kernel wrote.
+    let len = unsafe { attr.info.info_len } as usize;
+    Ok((info, len.min(std::mem::size_of::<bpf_map_info>())))
 }
 
 pub fn map_fd_by_id(id: u32) -> io::Result<OwnedFd> {

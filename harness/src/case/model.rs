@@ -4,7 +4,7 @@ use super::btf::MapBtf;
 use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
 use crate::outcome::Ret;
-use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType, Prot};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -178,6 +178,68 @@ pub enum Op {
     GetById {
         map: usize,
     },
+    /// BPF_OBJ_GET_INFO_BY_FD: the map as the kernel reports it.
+    Info {
+        map: usize,
+    },
+    /// The map's memory through mmap(2) of its fd (one mapping per map at a time).
+    Mmap {
+        map: usize,
+        call: MmapCall,
+    },
+}
+
+/// What an mmap step does with the map's mapping.
+#[derive(Debug, Clone)]
+pub enum MmapCall {
+    /// mmap(2) (replacing the map's mapping, if any). `length: None`: the map's whole
+    /// mappable size from `offset` (see the executor).
+    Map {
+        prot: Prot,
+        offset: u64,
+        length: Option<u64>,
+        shared: bool,
+    },
+    Unmap,
+    Protect {
+        prot: Prot,
+    },
+    Read {
+        offset: u64,
+        size: u32,
+    },
+    Write {
+        offset: u64,
+        value: Datum,
+    },
+    /// Read the ring buffer's available records as libbpf's ring_buffer__consume() does
+    /// (its own two mappings) and advance the consumer position past them.
+    RingbufConsume,
+}
+
+impl MmapCall {
+    fn describe(&self, m: &str) -> String {
+        match self {
+            MmapCall::Map {
+                prot,
+                offset,
+                length,
+                shared,
+            } => {
+                let length = length.map_or_else(|| "all".to_string(), |l| l.to_string());
+                let private = if *shared { "" } else { " private" };
+                format!(
+                    "mmap {m} prot={} offset={offset} length={length}{private}",
+                    prot.names()
+                )
+            }
+            MmapCall::Unmap => format!("munmap {m}"),
+            MmapCall::Protect { prot } => format!("mprotect {m} prot={}", prot.names()),
+            MmapCall::Read { offset, size } => format!("mmap_read {m} offset={offset} size={size}"),
+            MmapCall::Write { offset, value } => format!("mmap_write {m} offset={offset} value={value}"),
+            MmapCall::RingbufConsume => format!("ringbuf_consume {m}"),
+        }
+    }
 }
 
 /// The helper an XDP program calls, with its arguments.
@@ -204,9 +266,11 @@ pub enum ProgCall {
     Peek {
         value: Option<Datum>,
     },
+    /// `keep`: leave the record in the ring (for `ringbuf_consume`) instead of reading it.
     RingbufOutput {
         data: Datum,
         flags: u64,
+        keep: bool,
     },
     ForEach {
         flags: u64,
@@ -218,6 +282,10 @@ pub enum ProgCall {
     /// bpf_get_stackid(ctx, map, flags) from a raw tracepoint program run with
     /// BPF_PROG_TEST_RUN (the kernel stack is the test run's own call chain).
     GetStackid {
+        flags: u64,
+    },
+    /// bpf_user_ringbuf_drain (user_ringbuf maps).
+    UserRingbufDrain {
         flags: u64,
     },
 }
@@ -236,10 +304,16 @@ impl ProgCall {
             ProgCall::Pop => "pop".into(),
             ProgCall::Peek { value: None } => "peek".into(),
             ProgCall::Peek { value: Some(v) } => format!("peek value={v}"),
-            ProgCall::RingbufOutput { data, flags: f } => format!("ringbuf_output data={data} flags={f}"),
+            ProgCall::RingbufOutput { data, flags: f, keep } => {
+                format!(
+                    "ringbuf_output data={data} flags={f}{}",
+                    if *keep { " keep" } else { "" }
+                )
+            }
             ProgCall::ForEach { flags: f } => format!("for_each flags={f}"),
             ProgCall::LookupPercpu { key, cpu } => format!("lookup_percpu key={key} cpu={cpu}"),
             ProgCall::GetStackid { flags: f } => format!("get_stackid flags={f:#x}"),
+            ProgCall::UserRingbufDrain { flags: f } => format!("user_ringbuf_drain flags={f}"),
         }
     }
 }
@@ -269,7 +343,9 @@ impl Op {
             | Op::Traffic { map, .. }
             | Op::Pin { map, .. }
             | Op::GetPinned { map, .. }
-            | Op::GetById { map } => *map,
+            | Op::GetById { map }
+            | Op::Info { map }
+            | Op::Mmap { map, .. } => *map,
         })
     }
 
@@ -291,8 +367,15 @@ impl Op {
                 ProgCall::Push { value, .. } => vec![value],
                 ProgCall::Peek { value } => value.iter().collect(),
                 ProgCall::RingbufOutput { data, .. } => vec![data],
-                ProgCall::Pop | ProgCall::ForEach { .. } | ProgCall::GetStackid { .. } => Vec::new(),
+                ProgCall::Pop
+                | ProgCall::ForEach { .. }
+                | ProgCall::GetStackid { .. }
+                | ProgCall::UserRingbufDrain { .. } => Vec::new(),
             },
+            Op::Mmap {
+                call: MmapCall::Write { value, .. },
+                ..
+            } => vec![value],
             Op::Create { .. }
             | Op::Pop { .. }
             | Op::Dump { .. }
@@ -303,7 +386,9 @@ impl Op {
             | Op::Traffic { .. }
             | Op::Pin { .. }
             | Op::GetPinned { .. }
-            | Op::GetById { .. } => Vec::new(),
+            | Op::GetById { .. }
+            | Op::Info { .. }
+            | Op::Mmap { .. } => Vec::new(),
         }
     }
 
@@ -355,6 +440,8 @@ impl Op {
             Op::Pin { path, .. } => format!("pin {m} at {path}"),
             Op::GetPinned { path, .. } => format!("get_pinned {m} from {path}"),
             Op::GetById { .. } => format!("get_by_id {m}"),
+            Op::Info { .. } => format!("info {m}"),
+            Op::Mmap { call, .. } => call.describe(m),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! The tables themselves are the kernel's vocabulary and live in [`crate::uapi`] (checked
 //! there against aya-obj's uapi bindings and the kernels' BTF), so a case never carries a
 //! bare number and the harness never spells one.
-pub use crate::uapi::{Table, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS, STACKID_FLAGS};
+pub use crate::uapi::{Table, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, PROT, RINGBUF_FLAGS, STACKID_FLAGS};
 
 /// The map declarations of `ebpf/declared.c` a case map may name with `elf:` (created by
 /// the loader; `prog::declared` checks this list against the object).
@@ -24,7 +24,7 @@ mod tests {
 
     #[test]
     fn tables_round_trip_and_have_no_duplicates() {
-        for table in [&MAP_TYPES, &MAP_FLAGS, &ELEM_FLAGS, &RINGBUF_FLAGS, &STACKID_FLAGS, &ERRNOS] {
+        for table in [&MAP_TYPES, &MAP_FLAGS, &ELEM_FLAGS, &RINGBUF_FLAGS, &STACKID_FLAGS, &PROT, &ERRNOS] {
             for (name, value) in table.entries {
                 assert_eq!(table.value(name), Some(*value), "{name}");
                 assert_eq!(table.name(*value), Some(*name), "{name}");

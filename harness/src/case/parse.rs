@@ -6,12 +6,14 @@
 //! flags, map references, errnos) and checks sizes and pin paths, using the `Spanned`
 //! locations kept for exactly that.
 use super::btf::{self, MapBtf};
-use super::data::{Datum, Declared, NoFds};
-use super::model::{Case, Expect, MapDef, Op, ProgCall, Step};
+use super::data::{within_limit, Datum, Declared, NoFds, MAX_DATA_BYTES};
+use super::model::{Case, Expect, MapDef, MmapCall, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
-use super::names::{Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, RINGBUF_FLAGS, STACKID_FLAGS};
+use super::names::{
+    Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, PROT, RINGBUF_FLAGS, STACKID_FLAGS,
+};
 use super::steps::{self, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
-use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
+use crate::uapi::{ElemFlags, Errno, MapFlags, MapType, Prot};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -605,7 +607,61 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
             path: c.pin_path(&a.path)?,
         },
         RawOp::Prog(RawProg(p)) => c.prog(p)?,
+        RawOp::Info(a) => Op::Info { map: c.map(&a.map)? },
+        RawOp::Munmap(a) => mmap(c.map(&a.map)?, MmapCall::Unmap),
+        RawOp::RingbufConsume(a) => mmap(c.map(&a.map)?, MmapCall::RingbufConsume),
+        RawOp::Mmap(a) => {
+            let map = c.map(&a.map)?;
+            let prot = match &a.prot {
+                None => Prot(Prot::READ.0 | Prot::WRITE.0),
+                some => Prot(c.flags(some, &PROT)?),
+            };
+            let call = MmapCall::Map {
+                prot,
+                offset: a.offset,
+                length: a.length.as_ref().map(|l| l.value),
+                shared: a.shared.unwrap_or(true),
+            };
+            mmap(map, call)
+        }
+        RawOp::Mprotect(a) => {
+            let map = c.map(&a.map)?;
+            let prot = Prot(c.flags(&Some(a.prot.clone()), &PROT)?);
+            mmap(map, MmapCall::Protect { prot })
+        }
+        RawOp::MmapRead(a) => {
+            let map = c.map(&a.map)?;
+            let size = a.size.value;
+            if size == 0 || within_limit("an mmap_read", size as usize).is_err() {
+                c.errors.at(
+                    &a.size,
+                    format!("mmap_read size {size}: expected 1 to {MAX_DATA_BYTES} bytes"),
+                );
+                return None;
+            }
+            mmap(map, MmapCall::Read { offset: a.offset, size })
+        }
+        RawOp::MmapWrite(a) => {
+            let map = c.map(&a.map)?;
+            let value = c.resolved_at(&a.value, &a.value.value);
+            match value.encode_natural(&NoFds) {
+                Ok(bytes) if !bytes.is_empty() => {}
+                Ok(_) => c.errors.at(&a.value, "mmap_write needs at least one byte"),
+                Err(e) => c.errors.at(&a.value, format!("mmap_write value: {e}")),
+            }
+            mmap(
+                map,
+                MmapCall::Write {
+                    offset: a.offset,
+                    value,
+                },
+            )
+        }
     })
+}
+
+fn mmap(map: usize, call: MmapCall) -> Op {
+    Op::Mmap { map, call }
 }
 
 /// How a step uses a value, for checking its size.
@@ -721,11 +777,13 @@ impl Checker<'_, '_, '_> {
         let (map, program) = match p {
             RawProgOp::Lookup(a) | RawProgOp::Delete(a) => (&a.map, &a.program),
             RawProgOp::Update(a) => (&a.map, &a.program),
-            RawProgOp::Push(a) | RawProgOp::RingbufOutput(a) => (&a.map, &a.program),
+            RawProgOp::Push(a) => (&a.map, &a.program),
+            RawProgOp::RingbufOutput(a) => (&a.map, &a.program),
             RawProgOp::Pop(a) | RawProgOp::ForEach(a) => (&a.map, &a.program),
             RawProgOp::Peek(a) => (&a.map, &a.program),
             RawProgOp::LookupPercpu(a) => (&a.map, &a.program),
             RawProgOp::GetStackid(a) => (&a.map, &a.program),
+            RawProgOp::UserRingbufDrain(a) => (&a.map, &a.program),
         };
         let map = self.map(map)?;
         let call = match p {
@@ -756,6 +814,7 @@ impl Checker<'_, '_, '_> {
             RawProgOp::RingbufOutput(a) => ProgCall::RingbufOutput {
                 data: self.value(map, &a.value, Use::Record),
                 flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,
+                keep: a.keep,
             },
             RawProgOp::Pop(_) => ProgCall::Pop,
             RawProgOp::ForEach(_) => ProgCall::ForEach { flags: 0 },
@@ -765,6 +824,9 @@ impl Checker<'_, '_, '_> {
             RawProgOp::LookupPercpu(a) => ProgCall::LookupPercpu {
                 key: self.key(map, &a.key),
                 cpu: a.cpu,
+            },
+            RawProgOp::UserRingbufDrain(a) => ProgCall::UserRingbufDrain {
+                flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,
             },
         };
         Some(Op::Prog {
@@ -836,7 +898,7 @@ steps:
     /// allowed comes from it, located at the offending mapping or key.
     #[test]
     fn serde_enforces_each_kinds_arguments() {
-        assert_eq!(steps::kinds().split(", ").count(), 21, "{}", steps::kinds());
+        assert_eq!(steps::kinds().split(", ").count(), 28, "{}", steps::kinds());
         let cases = [
             ("- update: {map: m, key: 1}", "`update` needs `value`"),
             (

@@ -3,9 +3,9 @@
 //! names its batch size). The parser fuzzer checks `parse(render(parse(text))) ==
 //! parse(text)` for every text it accepts, so the model carries everything a file says.
 use super::data::{Datum, Field};
-use super::model::{Case, Expect, MapDef, Op, ProgCall};
+use super::model::{Case, Expect, MapDef, MmapCall, Op, ProgCall};
 use crate::outcome::{to_hex, Ret};
-use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS, STACKID_FLAGS};
+use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, PROT, RINGBUF_FLAGS, STACKID_FLAGS};
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn quoted(text: &str) -> String {
@@ -118,6 +118,37 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
         Op::Close { .. } => "close",
         Op::Freeze { .. } => "freeze",
         Op::GetById { .. } => "get_by_id",
+        Op::Info { .. } => "info",
+        Op::Mmap { call, .. } => match call {
+            MmapCall::Map {
+                prot,
+                offset,
+                length,
+                shared,
+            } => {
+                args.add("prot", flag_list(prot.0, &PROT));
+                args.add("offset", offset.to_string());
+                args.opt("length", length.map(|l| l.to_string()));
+                args.add("shared", shared.to_string());
+                "mmap"
+            }
+            MmapCall::Unmap => "munmap",
+            MmapCall::RingbufConsume => "ringbuf_consume",
+            MmapCall::Protect { prot } => {
+                args.add("prot", flag_list(prot.0, &PROT));
+                "mprotect"
+            }
+            MmapCall::Read { offset, size } => {
+                args.add("offset", offset.to_string());
+                args.add("size", size.to_string());
+                "mmap_read"
+            }
+            MmapCall::Write { offset, value } => {
+                args.add("offset", offset.to_string());
+                args.add("value", datum(value));
+                "mmap_write"
+            }
+        },
         Op::Update { key, value, flags, .. } => {
             args.add("key", datum(key));
             args.add("value", datum(value));
@@ -209,9 +240,10 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                     args.opt("flags", flags(*f, &ELEM_FLAGS));
                     "push"
                 }
-                ProgCall::RingbufOutput { data, flags: f } => {
+                ProgCall::RingbufOutput { data, flags: f, keep } => {
                     args.add("value", datum(data));
                     args.opt("flags", flags(*f, &RINGBUF_FLAGS));
+                    args.opt("keep", keep.then(|| "true".to_string()));
                     "ringbuf_output"
                 }
                 ProgCall::Pop => "pop",
@@ -230,6 +262,10 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                     args.opt("flags", flags(*f & !0xff, &STACKID_FLAGS));
                     args.opt("skip", (*f & 0xff != 0).then(|| (*f & 0xff).to_string()));
                     "get_stackid"
+                }
+                ProgCall::UserRingbufDrain { flags: f } => {
+                    args.opt("flags", flags(*f, &RINGBUF_FLAGS));
+                    "user_ringbuf_drain"
                 }
             };
             args.add("program", quoted(program));

@@ -16,6 +16,7 @@ use serde_saphyr::Spanned;
 use std::fmt;
 
 /// One name or a list of names: `flags: noexist` or `flags: [exist, lock]`.
+#[derive(Clone)]
 pub(super) struct Names(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for Names {
@@ -50,7 +51,7 @@ pub(super) struct KeyValue {
     pub value: Datum,
 }
 
-/// Steps that take only the map: create, pop, dump, close, freeze, get_by_id.
+/// Steps that take only the map: create, pop, dump, close, freeze, get_by_id, info, munmap.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MapOnly {
@@ -155,6 +156,44 @@ pub(super) struct PinPath {
     pub path: Spanned<String>,
 }
 
+/// mmap: the map's memory (prot default `[read, write]`, offset 0, length: all of it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Mmap {
+    pub map: Spanned<String>,
+    #[serde(default)]
+    pub prot: Flags,
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub length: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub shared: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Mprotect {
+    pub map: Spanned<String>,
+    pub prot: Spanned<Names>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MmapRead {
+    pub map: Spanned<String>,
+    pub offset: u64,
+    pub size: Spanned<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MmapWrite {
+    pub map: Spanned<String>,
+    pub offset: u64,
+    pub value: Spanned<Datum>,
+}
+
 /// Every step kind, by its key in the case file.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -180,6 +219,13 @@ pub(super) enum RawOp {
     Pin(PinPath),
     GetPinned(PinPath),
     GetById(MapOnly),
+    Info(MapOnly),
+    Mmap(Mmap),
+    Munmap(MapOnly),
+    Mprotect(Mprotect),
+    MmapRead(MmapRead),
+    MmapWrite(MmapWrite),
+    RingbufConsume(MapOnly),
 }
 
 // ---- prog: `op` first, then the arguments of that helper ----
@@ -211,6 +257,31 @@ pub(super) struct ProgUpdate {
 pub(super) struct ProgValue {
     pub map: Spanned<String>,
     pub value: Spanned<Datum>,
+    #[serde(default)]
+    pub flags: Flags,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
+/// ringbuf_output: a record, flags, and `keep` (leave it in the ring).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProgRingbuf {
+    pub map: Spanned<String>,
+    pub value: Spanned<Datum>,
+    #[serde(default)]
+    pub flags: Flags,
+    #[serde(default)]
+    pub keep: bool,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
+/// user_ringbuf_drain: flags only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProgFlags {
+    pub map: Spanned<String>,
     #[serde(default)]
     pub flags: Flags,
     #[serde(default)]
@@ -269,10 +340,11 @@ pub(super) enum RawProgOp {
     Push(ProgValue),
     Pop(ProgMap),
     Peek(ProgPeek),
-    RingbufOutput(ProgValue),
+    RingbufOutput(ProgRingbuf),
     ForEach(ProgMap),
     LookupPercpu(ProgLookupPercpu),
     GetStackid(ProgStackid),
+    UserRingbufDrain(ProgFlags),
 }
 
 /// A `prog` step's arguments: its `op`, and the rest deserialized as that op's struct.

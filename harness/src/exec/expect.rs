@@ -18,7 +18,12 @@ pub(super) fn check(
     r: &Runner,
 ) -> Result<(), String> {
     let map = || def.ok_or_else(|| format!("`expect: {expect}` needs a map whose layout encodes it"));
+    let mmap = match op {
+        Op::Mmap { call, .. } => super::mmap::expected(expect, call, &r.maps)?,
+        _ => None,
+    };
     let expected = match expect {
+        _ if mmap.is_some() => mmap.expect("checked"),
         Expect::Ok => {
             // `ok`: the kernel reported no error, whatever it returned.
             let failed = match observed {

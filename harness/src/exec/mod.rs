@@ -6,11 +6,12 @@
 mod btf;
 mod cgroups;
 mod expect;
+mod mmap;
 mod objects;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
-use crate::case::{Case, Datum, MapDef, Op, ProgCall};
+use crate::case::{Case, Datum, MapDef, MmapCall, Op, ProgCall};
 use crate::oracle;
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
@@ -172,6 +173,8 @@ struct Runner<'c> {
     /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
     absolute_pins: Vec<PathBuf>,
     harness_error: Option<String>,
+    /// Each map's mmap(2) mapping (mmap steps), unmapped with the case at the latest.
+    mappings: Vec<mmap::Memory>,
 }
 
 impl Drop for Runner<'_> {
@@ -539,6 +542,7 @@ impl<'c> Runner<'c> {
             pin_tag,
             absolute_pins: Vec::new(),
             harness_error: None,
+            mappings: (0..n).map(|_| mmap::Memory::default()).collect(),
         }
     }
 }
@@ -687,6 +691,9 @@ impl Runner<'_> {
             // These work without (or replace) the case's fd of the map.
             Op::GetPinned { map, path } => return self.get_pinned(*map, path),
             Op::GetById { map } => return self.get_by_id(*map),
+            Op::Mmap { map, call } if !matches!(call, MmapCall::Map { .. } | MmapCall::RingbufConsume) => {
+                return self.on_mapping(*map, call)
+            }
             _ => {}
         }
         let Some(handle) = self.maps.handles[map].clone() else {
@@ -728,6 +735,8 @@ impl Runner<'_> {
         Ok(match op {
             Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } => unreachable!("handled by execute"),
             Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
+            Op::Info { .. } => mmap::info(h),
+            Op::Mmap { map, call } => self.mmap(*map, h, call),
             Op::Traffic { packets, .. } => match prog::count_traffic(&map_ref(&def, fd), *packets) {
                 Ok(recs) => Outcome::Traffic(XdpCounts {
                     aborted: recs[0].rx_packets,
@@ -963,9 +972,10 @@ impl Runner<'_> {
             ProgCall::Pop => ProgOp::Pop,
             ProgCall::Peek { value: Some(v) } => ProgOp::BloomCheck { value: value(v)? },
             ProgCall::Peek { value: None } => ProgOp::Peek,
-            ProgCall::RingbufOutput { data, flags } => ProgOp::RingbufOutput {
+            ProgCall::RingbufOutput { data, flags, keep } => ProgOp::RingbufOutput {
                 data: data.encode_natural(&self.maps)?,
                 flags: *flags,
+                keep: *keep,
             },
             ProgCall::ForEach { flags: 0 } => ProgOp::ForEach,
             ProgCall::ForEach { flags } => ProgOp::ForEachFlags { flags: *flags },
@@ -974,6 +984,7 @@ impl Runner<'_> {
                 cpu: *cpu,
             },
             ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
+            ProgCall::UserRingbufDrain { flags } => ProgOp::UserRingbufDrain { flags: *flags },
         })
     }
 

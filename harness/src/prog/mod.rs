@@ -51,6 +51,8 @@ pub enum Family {
     PercpuLookup,
     /// bpf_get_stackid from a raw tracepoint program (stack_trace maps).
     Stackid,
+    /// bpf_user_ringbuf_drain (6.1+).
+    UserRingbuf,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -73,8 +75,9 @@ pub enum ProgOp {
     /// bpf_map_peek_elem on a bloom filter. ret: 0 (maybe present) or -ENOENT.
     BloomCheck { value: Vec<u8> },
     /// bpf_ringbuf_output(data, flags). ret: the helper's return; data: the oldest
-    /// unconsumed record in the ring after the run (read with aya's RingBuf), if any.
-    RingbufOutput { data: Vec<u8>, flags: u64 },
+    /// unconsumed record in the ring after the run (read with aya's RingBuf), if any —
+    /// unless `keep`, which leaves the ring as the program left it.
+    RingbufOutput { data: Vec<u8>, flags: u64, keep: bool },
     /// bpf_for_each_map_elem (flags 0). ret: elements visited; sum: see [`ProgOutcome`].
     ForEach,
     /// bpf_for_each_map_elem with explicit flags (the kernel wants 0; others: -EINVAL).
@@ -83,6 +86,9 @@ pub enum ProgOp {
     LookupPercpu { key: Vec<u8>, cpu: u32 },
     /// bpf_get_stackid(ctx, map, flags) from a raw tracepoint. ret: the id or -errno.
     GetStackid { flags: u64 },
+    /// bpf_user_ringbuf_drain(flags). ret: records drained or -errno; sum: the sum of each
+    /// record's first 8 (4, 2, 1) bytes; data: those bytes of the first record.
+    UserRingbufDrain { flags: u64 },
 }
 
 impl ProgOp {
@@ -96,6 +102,7 @@ impl ProgOp {
             Self::ForEach | Self::ForEachFlags { .. } => Family::ForEach,
             Self::LookupPercpu { .. } => Family::PercpuLookup,
             Self::GetStackid { .. } => Family::Stackid,
+            Self::UserRingbufDrain { .. } => Family::UserRingbuf,
         }
     }
 }

@@ -63,6 +63,12 @@ pub const PERCPU_LOOKUP: Object = Object {
     map: "target",
     kind: ProgramKind::Xdp,
 };
+pub const USER_RINGBUF: Object = Object {
+    elf: object!("user_ringbuf"),
+    program: "mc_user_ringbuf",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
@@ -78,7 +84,17 @@ pub const STACKID: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 8] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS, STACKID];
+pub const ALL: [Object; 9] = [
+    KEYED,
+    QUEUE_STACK,
+    BLOOM,
+    RINGBUF,
+    FOR_EACH,
+    PERCPU_LOOKUP,
+    USER_RINGBUF,
+    XDP_STATS,
+    STACKID,
+];
 
 pub fn for_family(family: Family) -> Object {
     match family {
@@ -89,6 +105,7 @@ pub fn for_family(family: Family) -> Object {
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
         Family::Stackid => STACKID,
+        Family::UserRingbuf => USER_RINGBUF,
     }
 }
 

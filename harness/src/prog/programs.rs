@@ -107,7 +107,7 @@ impl Programs {
             ProgOp::Pop => (OpCode::Pop, empty, empty, 0, 0, 0),
             ProgOp::Peek => (OpCode::Peek, empty, empty, 0, 0, 0),
             ProgOp::BloomCheck { value } => (OpCode::Peek, empty, value.as_slice(), 0, 0, 0),
-            ProgOp::RingbufOutput { data, flags } => (
+            ProgOp::RingbufOutput { data, flags, .. } => (
                 OpCode::RingbufOutput,
                 empty,
                 data.as_slice(),
@@ -118,6 +118,7 @@ impl Programs {
             ProgOp::ForEach => (OpCode::ForEach, empty, empty, 0, 0, 0),
             ProgOp::ForEachFlags { flags } => (OpCode::ForEach, empty, empty, *flags, 0, 0),
             ProgOp::LookupPercpu { key, cpu } => (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0),
+            ProgOp::UserRingbufDrain { flags } => (OpCode::UserRingbufDrain, empty, empty, *flags, 0, 0),
         };
         let packet = Request {
             op: opcode,
@@ -155,8 +156,11 @@ impl Programs {
             sum: None,
         };
         match op {
-            ProgOp::ForEach | ProgOp::ForEachFlags { .. } => outcome.sum = Some(resp.aux),
-            ProgOp::RingbufOutput { .. } => outcome.data = read_ringbuf(map)?,
+            ProgOp::ForEach | ProgOp::ForEachFlags { .. } | ProgOp::UserRingbufDrain { .. } => {
+                outcome.sum = Some(resp.aux)
+            }
+            ProgOp::RingbufOutput { keep: false, .. } => outcome.data = read_ringbuf(map)?,
+            ProgOp::RingbufOutput { keep: true, .. } => outcome.data = None,
             _ => {}
         }
         Ok(outcome)

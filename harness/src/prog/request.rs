@@ -38,6 +38,7 @@ pub enum OpCode {
     RingbufOutput = 7,
     ForEach = 8,
     LookupPercpu = 9,
+    UserRingbufDrain = 10,
 }
 
 /// One request, before encoding.
