@@ -64,6 +64,7 @@ fn vm_does_not_import_the_kernel_cache_or_the_matrix() {
             include_str!("vm/console.rs"),
             include_str!("vm/events.rs"),
             include_str!("vm/kernel.rs"),
+            include_str!("vm/modules.rs"),
             include_str!("vm/outcome_text.rs"),
             include_str!("vm/pool.rs"),
             include_str!("vm/process.rs"),

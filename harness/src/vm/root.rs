@@ -78,7 +78,8 @@ pub fn prepare(dir: &Path, exe: &Path) -> Result<PathBuf> {
 }
 
 /// Boots `req` on the minimal root `root` (from [`prepare`]) with `exe`'s folder shared at
-/// [`GUEST_BIN`] and the kernel's module tree at [`GUEST_MODULES`]. Returns where the guest
+/// [`GUEST_BIN`] and the kernel's module tree, decompressed ([`super::modules`]), at
+/// [`GUEST_MODULES`]. Returns where the guest
 /// sees `exe`. A kernel tree keeps the host's root (vng finds its modules only there) and
 /// gets `exe` itself back.
 pub fn attach(req: &mut super::BootRequest, root: &Path, exe: &Path) -> Result<PathBuf> {
@@ -91,6 +92,9 @@ pub fn attach(req: &mut super::BootRequest, root: &Path, exe: &Path) -> Result<P
     };
     req.root = Some(root.to_path_buf());
     req.rodirs.push((GUEST_BIN.into(), dir.to_path_buf()));
+    // the decompressed copy of the module tree, beside this root in the cache
+    let modules_cache = root.parent().unwrap_or(root).join(super::modules::CACHE_DIR);
+    req.kernel = super::modules::decompressed(&modules_cache, &req.kernel)?;
     if let Some(modules) = req.kernel.modules.as_ref().and_then(|m| m.parent()) {
         req.rodirs.push((GUEST_MODULES.into(), modules.to_path_buf()));
     }
