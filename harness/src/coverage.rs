@@ -20,7 +20,8 @@ fn column(op: &Op) -> &'static str {
             "batch"
         }
         Op::Pin { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Close { .. } => "pin/get/close",
-        Op::Traffic { .. } => "traffic",
+        // A program attached to a socket map acts on real traffic (`send`), like `traffic`.
+        Op::Traffic { .. } | Op::AttachToMap { .. } | Op::Send(_) => "traffic",
         Op::Prog { call, .. } => match call {
             ProgCall::Lookup { .. } | ProgCall::Update { .. } | ProgCall::Delete { .. } => "prog:keyed",
             ProgCall::Push { .. } | ProgCall::Pop | ProgCall::Peek { .. } => "prog:push/pop/peek",

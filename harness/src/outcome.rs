@@ -16,9 +16,19 @@ pub fn to_hex(bytes: &[u8]) -> String {
 #[serde(untagged)]
 pub enum Shown {
     Int(u64),
-    Hex { hex: String },
-    PerCpu { percpu: Vec<Shown> },
-    Map { map: String },
+    Hex {
+        hex: String,
+    },
+    PerCpu {
+        percpu: Vec<Shown>,
+    },
+    Map {
+        map: String,
+    },
+    /// A socket map's lookup value: the socket cookie of the case's object of this name.
+    Cookie {
+        cookie: String,
+    },
 }
 
 impl Shown {
@@ -196,6 +206,8 @@ pub enum Outcome {
     /// used: the case's view of the map would be wrong, and so would every buffer.
     Mismatch(String),
     Traffic(XdpCounts),
+    /// `send`: the bytes (as text) that arrived on each watched object, by name.
+    Arrived(std::collections::BTreeMap<String, String>),
     /// A step of a differential case (see the `oracle` module): the syscall's result and the
     /// helper's on an identical map, and whether they agree once normalised. Written
     /// `{doors_agree: {syscall: …, helper: …}}` or `{doors_disagree: {…}}`.
@@ -240,6 +252,9 @@ enum OutcomeRepr {
     Traffic {
         xdp_packets: XdpCounts,
     },
+    Arrived {
+        arrived: std::collections::BTreeMap<String, String>,
+    },
     DoorsAgree {
         doors_agree: Box<DoorPair>,
     },
@@ -276,6 +291,7 @@ impl From<Outcome> for OutcomeRepr {
             },
             Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
+            Outcome::Arrived(arrived) => OutcomeRepr::Arrived { arrived },
             Outcome::Doors { agree, syscall, helper } => {
                 let pair = Box::new(DoorPair {
                     syscall: *syscall,
@@ -306,6 +322,7 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
             OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
+            OutcomeRepr::Arrived { arrived } => Outcome::Arrived(arrived),
             OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
                 agree: true,
                 syscall: Box::new(p.syscall),
@@ -461,6 +478,19 @@ mod tests {
         );
         let back: Vec<Outcome> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, outcomes);
+    }
+
+    /// Socket maps: a lookup's cookie is shown as the object it belongs to, a `send` as
+    /// what arrived where.
+    #[test]
+    fn cookies_and_arrivals_round_trip() {
+        let outcomes = vec![
+            Outcome::Value(Shown::Cookie { cookie: "p".into() }),
+            Outcome::Arrived([("c1".to_string(), "ping".to_string()), ("p0".into(), String::new())].into()),
+        ];
+        let json = serde_json::to_string(&outcomes).unwrap();
+        assert_eq!(json, r#"[{"value":{"cookie":"p"}},{"arrived":{"c1":"ping","p0":""}}]"#);
+        assert_eq!(serde_json::from_str::<Vec<Outcome>>(&json).unwrap(), outcomes);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Built by [`super::parse`]; consumed by the executor. Nothing here touches a kernel.
 use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
+use super::sockets::{Attach, Send};
 use crate::outcome::Ret;
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use std::fmt;
@@ -170,6 +171,14 @@ pub enum Op {
     GetById {
         map: usize,
     },
+    /// Socket maps: a program of `ebpf/sockets.c` attached to the map (detached when the
+    /// case ends); see [`super::sockets`].
+    AttachToMap {
+        map: usize,
+        attach: Attach,
+    },
+    /// Bytes sent on one object and what arrives on others (a step on objects alone).
+    Send(Send),
 }
 
 /// The helper an XDP program calls, with its arguments.
@@ -235,6 +244,7 @@ impl Op {
     /// alone (a socket send, …) would be `None`.
     pub fn map(&self) -> Option<usize> {
         Some(match self {
+            Op::Send(_) => return None,
             Op::Create { map }
             | Op::Update { map, .. }
             | Op::Lookup { map, .. }
@@ -255,7 +265,8 @@ impl Op {
             | Op::Traffic { map, .. }
             | Op::Pin { map, .. }
             | Op::GetPinned { map, .. }
-            | Op::GetById { map } => *map,
+            | Op::GetById { map }
+            | Op::AttachToMap { map, .. } => *map,
         })
     }
 
@@ -289,7 +300,9 @@ impl Op {
             | Op::Traffic { .. }
             | Op::Pin { .. }
             | Op::GetPinned { .. }
-            | Op::GetById { .. } => Vec::new(),
+            | Op::GetById { .. }
+            | Op::AttachToMap { .. }
+            | Op::Send(_) => Vec::new(),
         }
     }
 
@@ -339,6 +352,16 @@ impl Op {
             Op::Pin { path, .. } => format!("pin {m} at {path}"),
             Op::GetPinned { path, .. } => format!("get_pinned {m} from {path}"),
             Op::GetById { .. } => format!("get_by_id {m}"),
+            Op::AttachToMap { attach: a, .. } => format!(
+                "attach_to_map {m} {} as {} redirect key={} flags={}",
+                a.program.name(),
+                crate::uapi::SOCK_ATTACH_TYPES.name(a.attach_type.0).unwrap_or("?"),
+                a.key,
+                crate::uapi::REDIRECT_FLAGS
+                    .name(a.flags.0)
+                    .map_or_else(|| a.flags.0.to_string(), str::to_string)
+            ),
+            Op::Send(send) => send.describe(),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! parse(text)` for every text it accepts, so the model carries everything a file says.
 use super::data::{Datum, Field};
 use super::model::{Case, Expect, MapDef, Op, ProgCall};
-use super::objects::{ObjectDef, ObjectKind};
+use super::objects::{ObjectDef, ObjectKind, SocketKind};
 use crate::outcome::{to_hex, Ret};
-use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, RINGBUF_FLAGS};
+use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, REDIRECT_FLAGS, RINGBUF_FLAGS, SOCK_ATTACH_TYPES};
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn quoted(text: &str) -> String {
@@ -105,12 +105,23 @@ fn object_kind(kind: &ObjectKind, objects: &[ObjectDef]) -> String {
         ObjectKind::TcpListener => "tcp_listener".into(),
         ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(to)),
         ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(from)),
+        ObjectKind::Socket(s) => match s {
+            SocketKind::UdpConnected { to } => format!("{{udp_connected: {{to: {}}}}}", name(to)),
+            SocketKind::UnixPeer { of } => format!("{{unix_peer: {{of: {}}}}}", name(of)),
+            SocketKind::SamePort { as_ } => format!("{{same_port: {{as: {}}}}}", name(as_)),
+            bare => bare.bare_name().unwrap_or_default().to_string(),
+        },
     }
 }
 
 /// `KIND: {ARGS}` of one operation.
 fn op(op: &Op, maps: &[MapDef]) -> String {
-    let mut args = Args(op.map().map(|m| format!("map: {}", quoted(&maps[m].name))).into_iter().collect());
+    let mut args = Args(
+        op.map()
+            .map(|m| format!("map: {}", quoted(&maps[m].name)))
+            .into_iter()
+            .collect(),
+    );
     let elem_flags = |f: &ElemFlags| (f.0 != 0).then(|| flag_list(f.0, &ELEM_FLAGS));
     let kind = match op {
         Op::Create { .. } => "create",
@@ -185,6 +196,23 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
         Op::GetPinned { path, .. } => {
             args.add("path", quoted(path));
             "get_pinned"
+        }
+        Op::AttachToMap { attach: a, .. } => {
+            args.add("program", a.program.name().into());
+            args.add(
+                "attach_type",
+                SOCK_ATTACH_TYPES.name(a.attach_type.0).unwrap_or("?").into(),
+            );
+            args.add("key", a.key.to_string());
+            args.opt("flags", (a.flags.0 != 0).then(|| flag_list(a.flags.0, &REDIRECT_FLAGS)));
+            "attach_to_map"
+        }
+        Op::Send(send) => {
+            args.add("from", quoted(&send.from.name));
+            args.add("data", quoted(&String::from_utf8_lossy(&send.data)));
+            let watch: Vec<String> = send.watch.iter().map(|o| quoted(&o.name)).collect();
+            args.add("watch", format!("[{}]", watch.join(", ")));
+            "send"
         }
         Op::Prog { program, call, .. } => {
             let flags = |f: u64, table: &Table| (f != 0).then(|| flag_list(f, table));

@@ -177,6 +177,8 @@ pub(super) enum RawOp {
     Pin(PinPath),
     GetPinned(PinPath),
     GetById(MapOnly),
+    AttachToMap(super::sockets::RawAttach),
+    Send(super::sockets::RawSend),
 }
 
 // ---- prog: `op` first, then the arguments of that helper ----

@@ -5,6 +5,7 @@
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
 mod expect;
 mod objects;
+mod sockets;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
@@ -161,6 +162,8 @@ struct Runner<'c> {
     pin_tag: &'static str,
     /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
     absolute_pins: Vec<PathBuf>,
+    /// Programs `attach_to_map` attached to socket maps: detached when the case ends.
+    attached: Vec<prog::sockets::AttachedProg>,
     harness_error: Option<String>,
 }
 
@@ -443,6 +446,7 @@ impl<'c> Runner<'c> {
             pin_dir: None,
             pin_tag,
             absolute_pins: Vec::new(),
+            attached: Vec::new(),
             harness_error: None,
         }
     }
@@ -478,6 +482,9 @@ impl Runner<'_> {
     fn show_value(&self, def: &MapDef, bytes: &[u8]) -> Shown {
         if def.is_percpu() {
             return Shown::from_percpu(bytes, def.value_size as usize, self.env.possible_cpus);
+        }
+        if sockets::holds_sockets(def.map_type) && bytes.len() == 8 {
+            return sockets::show_cookie(bytes, &self.maps.objects, &self.case.objects);
         }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
@@ -567,7 +574,12 @@ impl Runner<'_> {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
         // An object the kernel refused to make is that result, not a harness problem.
-        if let Some(why) = op.data().iter().flat_map(|d| d.objects()).find_map(|o| self.maps.objects.fd(o).err()) {
+        if let Some(why) = op
+            .data()
+            .iter()
+            .flat_map(|d| d.objects())
+            .find_map(|o| self.maps.objects.fd(o).err())
+        {
             return Outcome::NotRun(why);
         }
         // Values are encoded and rendered from the declaration, buffers sized from the
@@ -600,7 +612,16 @@ impl Runner<'_> {
             Err(e) => refused(e),
         };
         Ok(match op {
-            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } => unreachable!("handled by execute"),
+            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Send(_) => {
+                unreachable!("handled by execute")
+            }
+            Op::AttachToMap { attach, .. } => match sockets::attach(fd, def.map_type, attach) {
+                Ok(attached) => {
+                    self.attached.push(attached);
+                    Outcome::Ok
+                }
+                Err(outcome) => outcome,
+            },
             Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
             Op::Traffic { packets, .. } => match prog::count_traffic(&map_ref(&def, fd), *packets) {
                 Ok(recs) => Outcome::Traffic(XdpCounts {
@@ -780,7 +801,11 @@ impl Runner<'_> {
         let key = |k: &Datum| self.encode_key(def, k);
         let value = |v: &Datum| v.encode(size, &self.maps);
         let bloom = def.map_type == MapType::BLOOM_FILTER;
+        let sockets = sockets::holds_sockets(def.map_type);
         let op = match call {
+            // A socket map's lookup returns a referenced socket: its own program releases it.
+            ProgCall::Lookup { key: k } if sockets => ProgOp::SockLookup { key: key(k)? },
+            ProgCall::Delete { key: k } if sockets => ProgOp::SockDelete { key: key(k)? },
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
             ProgCall::Update {
                 key: k,

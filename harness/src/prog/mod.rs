@@ -13,6 +13,7 @@ pub mod netns;
 mod objects;
 mod programs;
 pub mod request;
+pub mod sockets;
 mod traffic;
 
 use std::os::fd::BorrowedFd;
@@ -48,6 +49,10 @@ pub enum Family {
     ForEach,
     /// bpf_map_lookup_percpu_elem (5.19+).
     PercpuLookup,
+    /// lookup (a referenced socket, released) on sockmap, sockhash and reuseport_sockarray.
+    SockLookup,
+    /// delete on the same.
+    SockDelete,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -78,6 +83,10 @@ pub enum ProgOp {
     ForEachFlags { flags: u64 },
     /// bpf_map_lookup_percpu_elem. ret: 1 found / 0 NULL; data: that CPU's value.
     LookupPercpu { key: Vec<u8>, cpu: u32 },
+    /// bpf_map_lookup_elem on a socket map (then bpf_sk_release). ret: 1 found / 0 NULL.
+    SockLookup { key: Vec<u8> },
+    /// bpf_map_delete_elem on a socket map. ret: the helper's return.
+    SockDelete { key: Vec<u8> },
 }
 
 impl ProgOp {
@@ -90,6 +99,8 @@ impl ProgOp {
             Self::RingbufOutput { .. } => Family::Ringbuf,
             Self::ForEach | Self::ForEachFlags { .. } => Family::ForEach,
             Self::LookupPercpu { .. } => Family::PercpuLookup,
+            Self::SockLookup { .. } => Family::SockLookup,
+            Self::SockDelete { .. } => Family::SockDelete,
         }
     }
 }

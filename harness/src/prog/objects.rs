@@ -47,6 +47,23 @@ pub const PERCPU_LOOKUP: Object = Object {
     program: "mc_percpu_lookup",
     map: "target",
 };
+/// `ebpf/sockets.c`: socket map lookup and delete from XDP (test run), and the sk_skb/sk_msg
+/// programs attached to socket maps (see [`socket_program`]).
+pub const SOCK_LOOKUP: Object = Object {
+    elf: object!("sockets"),
+    program: "mc_sock_lookup",
+    map: "target",
+};
+pub const SOCK_DELETE: Object = Object {
+    program: "mc_sock_delete",
+    ..SOCK_LOOKUP
+};
+
+/// A program of `ebpf/sockets.c` by name (`mc_skb_redirect_map`, …), bound like the rest.
+pub fn socket_program(program: &'static str) -> Object {
+    Object { program, ..SOCK_LOOKUP }
+}
+
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
@@ -55,7 +72,17 @@ pub const XDP_STATS: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 7] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS];
+pub const ALL: [Object; 9] = [
+    KEYED,
+    QUEUE_STACK,
+    BLOOM,
+    RINGBUF,
+    FOR_EACH,
+    PERCPU_LOOKUP,
+    SOCK_LOOKUP,
+    SOCK_DELETE,
+    XDP_STATS,
+];
 
 pub fn for_family(family: Family) -> Object {
     match family {
@@ -65,6 +92,8 @@ pub fn for_family(family: Family) -> Object {
         Family::Ringbuf => RINGBUF,
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
+        Family::SockLookup => SOCK_LOOKUP,
+        Family::SockDelete => SOCK_DELETE,
     }
 }
 

@@ -103,6 +103,8 @@ impl Programs {
             ProgOp::ForEach => (OpCode::ForEach, empty, empty, 0, 0, 0),
             ProgOp::ForEachFlags { flags } => (OpCode::ForEach, empty, empty, *flags, 0, 0),
             ProgOp::LookupPercpu { key, cpu } => (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0),
+            ProgOp::SockLookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::SockDelete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
         };
         let packet = Request {
             op: opcode,
