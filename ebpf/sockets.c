@@ -6,6 +6,9 @@
  *   record): bpf_map_lookup_elem, which returns a referenced socket that must be released
  *   (bpf_sk_release; ret = 1 found / 0 NULL), and bpf_map_delete_elem. Two programs, so
  *   a kernel that refuses one helper on a map type refuses only that one.
+ * - mc_sock_update (XDP): bpf_map_update_elem(&target, key, sk, flags) with the socket a
+ *   lookup of the key in req->value found (the program side can only store a socket it
+ *   holds). No socket there: XDP_DROP, the request is not executed.
  * - mc_skb_redirect_{map,hash} (sk_skb stream verdict) and mc_msg_redirect_{map,hash}
  *   (sk_msg verdict), attached to the map by the harness: every skb / message is
  *   redirected to the socket at key REDIRECT_KEY with REDIRECT_FLAGS (BPF_F_INGRESS or 0)
@@ -51,6 +54,25 @@ int mc_sock_delete(struct xdp_md *ctx)
 	req->len = 0;
 	req->aux = 0;
 	return mc_done(req, bpf_map_delete_elem(&target, req->key));
+}
+
+SEC("xdp")
+int mc_sock_update(struct xdp_md *ctx)
+{
+	struct mc_req *req = mc_request(ctx);
+	struct bpf_sock *sk;
+	long ret;
+
+	if (!req || req->op != MC_OP_UPDATE)
+		return XDP_ABORTED;
+	req->len = 0;
+	req->aux = 0;
+	sk = bpf_map_lookup_elem(&target, req->value);
+	if (!sk)
+		return XDP_DROP;
+	ret = bpf_map_update_elem(&target, req->key, sk, req->flags);
+	bpf_sk_release(sk);
+	return mc_done(req, ret);
 }
 
 SEC("sk_skb/stream_verdict")

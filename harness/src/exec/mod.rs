@@ -806,6 +806,17 @@ impl Runner<'_> {
             // A socket map's lookup returns a referenced socket: its own program releases it.
             ProgCall::Lookup { key: k } if sockets => ProgOp::SockLookup { key: key(k)? },
             ProgCall::Delete { key: k } if sockets => ProgOp::SockDelete { key: key(k)? },
+            // A program can only store a socket it holds: `value` is the key (of this map)
+            // whose socket is stored at `key`.
+            ProgCall::Update {
+                key: k,
+                value: source,
+                flags,
+            } if sockets => ProgOp::SockUpdate {
+                key: key(k)?,
+                source: key(source)?,
+                flags: *flags,
+            },
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
             ProgCall::Update {
                 key: k,

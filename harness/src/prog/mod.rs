@@ -53,6 +53,8 @@ pub enum Family {
     SockLookup,
     /// delete on the same.
     SockDelete,
+    /// update on the same, with a socket a lookup in the map found.
+    SockUpdate,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -87,6 +89,9 @@ pub enum ProgOp {
     SockLookup { key: Vec<u8> },
     /// bpf_map_delete_elem on a socket map. ret: the helper's return.
     SockDelete { key: Vec<u8> },
+    /// bpf_map_update_elem on a socket map with the socket found at `source` (a key of the
+    /// same map). ret: the helper's return.
+    SockUpdate { key: Vec<u8>, source: Vec<u8>, flags: u64 },
 }
 
 impl ProgOp {
@@ -101,6 +106,7 @@ impl ProgOp {
             Self::LookupPercpu { .. } => Family::PercpuLookup,
             Self::SockLookup { .. } => Family::SockLookup,
             Self::SockDelete { .. } => Family::SockDelete,
+            Self::SockUpdate { .. } => Family::SockUpdate,
         }
     }
 }

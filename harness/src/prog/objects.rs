@@ -58,6 +58,10 @@ pub const SOCK_DELETE: Object = Object {
     program: "mc_sock_delete",
     ..SOCK_LOOKUP
 };
+pub const SOCK_UPDATE: Object = Object {
+    program: "mc_sock_update",
+    ..SOCK_LOOKUP
+};
 
 /// A program of `ebpf/sockets.c` by name (`mc_skb_redirect_map`, …), bound like the rest.
 pub fn socket_program(program: &'static str) -> Object {
@@ -72,7 +76,7 @@ pub const XDP_STATS: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 9] = [
+pub const ALL: [Object; 10] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -81,6 +85,7 @@ pub const ALL: [Object; 9] = [
     PERCPU_LOOKUP,
     SOCK_LOOKUP,
     SOCK_DELETE,
+    SOCK_UPDATE,
     XDP_STATS,
 ];
 
@@ -94,6 +99,7 @@ pub fn for_family(family: Family) -> Object {
         Family::PercpuLookup => PERCPU_LOOKUP,
         Family::SockLookup => SOCK_LOOKUP,
         Family::SockDelete => SOCK_DELETE,
+        Family::SockUpdate => SOCK_UPDATE,
     }
 }
 

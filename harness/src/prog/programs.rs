@@ -105,6 +105,9 @@ impl Programs {
             ProgOp::LookupPercpu { key, cpu } => (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0),
             ProgOp::SockLookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
             ProgOp::SockDelete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::SockUpdate { key, source, flags } => {
+                (OpCode::Update, key.as_slice(), source.as_slice(), *flags, 0, 0)
+            }
         };
         let packet = Request {
             op: opcode,
