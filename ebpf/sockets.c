@@ -27,16 +27,26 @@ MC_TARGET_MAP(BPF_MAP_TYPE_SOCKMAP, 4);
 volatile const __u32 REDIRECT_KEY = 0;
 volatile const __u64 REDIRECT_FLAGS = 0;
 
+/* The request if it is one whole record for `op`, its outputs cleared; else NULL. */
+static __always_inline struct mc_req *mc_sock_request(struct xdp_md *ctx, __u32 op)
+{
+	struct mc_req *req = mc_request(ctx);
+
+	if (!req || req->op != op)
+		return NULL;
+	req->len = 0;
+	req->aux = 0;
+	return req;
+}
+
 SEC("xdp")
 int mc_sock_lookup(struct xdp_md *ctx)
 {
-	struct mc_req *req = mc_request(ctx);
+	struct mc_req *req = mc_sock_request(ctx, MC_OP_LOOKUP);
 	struct bpf_sock *sk;
 
-	if (!req || req->op != MC_OP_LOOKUP)
+	if (!req)
 		return XDP_ABORTED;
-	req->len = 0;
-	req->aux = 0;
 	sk = bpf_map_lookup_elem(&target, req->key);
 	if (!sk)
 		return mc_done(req, 0);
@@ -47,26 +57,22 @@ int mc_sock_lookup(struct xdp_md *ctx)
 SEC("xdp")
 int mc_sock_delete(struct xdp_md *ctx)
 {
-	struct mc_req *req = mc_request(ctx);
+	struct mc_req *req = mc_sock_request(ctx, MC_OP_DELETE);
 
-	if (!req || req->op != MC_OP_DELETE)
+	if (!req)
 		return XDP_ABORTED;
-	req->len = 0;
-	req->aux = 0;
 	return mc_done(req, bpf_map_delete_elem(&target, req->key));
 }
 
 SEC("xdp")
 int mc_sock_update(struct xdp_md *ctx)
 {
-	struct mc_req *req = mc_request(ctx);
+	struct mc_req *req = mc_sock_request(ctx, MC_OP_UPDATE);
 	struct bpf_sock *sk;
 	long ret;
 
-	if (!req || req->op != MC_OP_UPDATE)
+	if (!req)
 		return XDP_ABORTED;
-	req->len = 0;
-	req->aux = 0;
 	sk = bpf_map_lookup_elem(&target, req->value);
 	if (!sk)
 		return XDP_DROP;
