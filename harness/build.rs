@@ -16,6 +16,7 @@ const PROGRAMS: &[&str] = &[
     "ringbuf",
     "for_each",
     "percpu_lookup",
+    "sockets",
     "xdp_stats",
     "declared",
     "stackid",

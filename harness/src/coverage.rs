@@ -21,6 +21,8 @@ fn column(op: &Op) -> &'static str {
         }
         Op::Pin { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Close { .. } => "pin/get/close",
         Op::Traffic { .. } => "traffic",
+        // A program attached to a socket map acts on real traffic (`send`), like `traffic`.
+        Op::AttachToMap { .. } | Op::Send(_) => "traffic",
         Op::Info { .. } => "info",
         Op::Mmap { .. } => "mmap",
         Op::Prog { call, .. } => match call {

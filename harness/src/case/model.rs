@@ -3,6 +3,7 @@
 use super::btf::MapBtf;
 use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
+use super::sockets::{Attach, Send};
 use crate::outcome::Ret;
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType, Prot};
 use std::fmt;
@@ -187,6 +188,14 @@ pub enum Op {
         map: usize,
         call: MmapCall,
     },
+    /// Socket maps: a program of `ebpf/sockets.c` attached to the map (detached when the
+    /// case ends); see [`super::sockets`].
+    AttachToMap {
+        map: usize,
+        attach: Attach,
+    },
+    /// Bytes sent on one object and what arrives on others (a step on objects alone).
+    Send(Send),
 }
 
 /// What an mmap step does with the map's mapping.
@@ -323,6 +332,7 @@ impl Op {
     /// alone (a socket send, …) would be `None`.
     pub fn map(&self) -> Option<usize> {
         Some(match self {
+            Op::Send(_) => return None,
             Op::Create { map }
             | Op::Update { map, .. }
             | Op::Lookup { map, .. }
@@ -345,7 +355,8 @@ impl Op {
             | Op::GetPinned { map, .. }
             | Op::GetById { map }
             | Op::Info { map }
-            | Op::Mmap { map, .. } => *map,
+            | Op::Mmap { map, .. }
+            | Op::AttachToMap { map, .. } => *map,
         })
     }
 
@@ -388,7 +399,9 @@ impl Op {
             | Op::GetPinned { .. }
             | Op::GetById { .. }
             | Op::Info { .. }
-            | Op::Mmap { .. } => Vec::new(),
+            | Op::Mmap { .. }
+            | Op::AttachToMap { .. }
+            | Op::Send(_) => Vec::new(),
         }
     }
 
@@ -442,6 +455,16 @@ impl Op {
             Op::GetById { .. } => format!("get_by_id {m}"),
             Op::Info { .. } => format!("info {m}"),
             Op::Mmap { call, .. } => call.describe(m),
+            Op::AttachToMap { attach: a, .. } => format!(
+                "attach_to_map {m} {} as {} redirect key={} flags={}",
+                a.program.name(),
+                crate::uapi::SOCK_ATTACH_TYPES.name(a.attach_type.0).unwrap_or("?"),
+                a.key,
+                crate::uapi::REDIRECT_FLAGS
+                    .name(a.flags.0)
+                    .map_or_else(|| a.flags.0.to_string(), str::to_string)
+            ),
+            Op::Send(send) => send.describe(),
         }
     }
 }

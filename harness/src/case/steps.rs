@@ -226,6 +226,8 @@ pub(super) enum RawOp {
     MmapRead(MmapRead),
     MmapWrite(MmapWrite),
     RingbufConsume(MapOnly),
+    AttachToMap(super::sockets::RawAttach),
+    Send(super::sockets::RawSend),
 }
 
 // ---- prog: `op` first, then the arguments of that helper ----

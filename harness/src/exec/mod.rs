@@ -8,6 +8,7 @@ mod cgroups;
 mod expect;
 mod mmap;
 mod objects;
+mod sockets;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
@@ -172,6 +173,8 @@ struct Runner<'c> {
     pin_tag: String,
     /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
     absolute_pins: Vec<PathBuf>,
+    /// Programs `attach_to_map` attached to socket maps: detached when the case ends.
+    attached: Vec<prog::sockets::AttachedProg>,
     harness_error: Option<String>,
     /// Each map's mmap(2) mapping (mmap steps), unmapped with the case at the latest.
     mappings: Vec<mmap::Memory>,
@@ -541,6 +544,7 @@ impl<'c> Runner<'c> {
             pin_dir: None,
             pin_tag,
             absolute_pins: Vec::new(),
+            attached: Vec::new(),
             harness_error: None,
             mappings: (0..n).map(|_| mmap::Memory::default()).collect(),
         }
@@ -583,6 +587,9 @@ impl Runner<'_> {
             // the kernel filled is a property of the kernel.
             let build_id = def.map_flags.0 & MapFlags::STACK_BUILD_ID.0 != 0;
             return Shown::from_stack(bytes, if build_id { 32 } else { 8 });
+        }
+        if sockets::holds_sockets(def.map_type) && bytes.len() == 8 {
+            return sockets::show_cookie(bytes, &self.maps.objects, &self.case.objects);
         }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
@@ -700,7 +707,12 @@ impl Runner<'_> {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
         // An object the kernel refused to make is that result, not a harness problem.
-        if let Some(why) = op.data().iter().flat_map(|d| d.objects()).find_map(|o| self.maps.objects.fd(o).err()) {
+        if let Some(why) = op
+            .data()
+            .iter()
+            .flat_map(|d| d.objects())
+            .find_map(|o| self.maps.objects.fd(o).err())
+        {
             return Outcome::NotRun(why);
         }
         // Values are encoded and rendered from the declaration, buffers sized from the
@@ -733,7 +745,16 @@ impl Runner<'_> {
             Err(e) => refused(e),
         };
         Ok(match op {
-            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } => unreachable!("handled by execute"),
+            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Send(_) => {
+                unreachable!("handled by execute")
+            }
+            Op::AttachToMap { attach, .. } => match sockets::attach(fd, def.map_type, attach) {
+                Ok(attached) => {
+                    self.attached.push(attached);
+                    Outcome::Ok
+                }
+                Err(outcome) => outcome,
+            },
             Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
             Op::Info { .. } => mmap::info(h),
             Op::Mmap { map, call } => self.mmap(*map, h, call),
@@ -949,7 +970,22 @@ impl Runner<'_> {
         let key = |k: &Datum| self.encode_key(def, k);
         let value = |v: &Datum| v.encode(size, &self.maps);
         let bloom = def.map_type == MapType::BLOOM_FILTER;
+        let sockets = sockets::holds_sockets(def.map_type);
         Ok(match call {
+            // A socket map's lookup returns a referenced socket: its own program releases it.
+            ProgCall::Lookup { key: k } if sockets => ProgOp::SockLookup { key: key(k)? },
+            ProgCall::Delete { key: k } if sockets => ProgOp::SockDelete { key: key(k)? },
+            // A program can only store a socket it holds: `value` is the key (of this map)
+            // whose socket is stored at `key`.
+            ProgCall::Update {
+                key: k,
+                value: source,
+                flags,
+            } if sockets => ProgOp::SockUpdate {
+                key: key(k)?,
+                source: key(source)?,
+                flags: *flags,
+            },
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
             ProgCall::Update {
                 key: k,

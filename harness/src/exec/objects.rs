@@ -20,6 +20,9 @@ pub(super) struct Objects {
     missing: Vec<String>,
     /// What the objects live in (temporary folders, cgroups), removed after the fds close.
     homes: Vec<Home>,
+    /// The other end of each unix socketpair made, by the object's index, until a
+    /// `unix_peer` takes it (closed with the case otherwise).
+    pub(super) peers: std::collections::HashMap<usize, OwnedFd>,
 }
 
 /// Where an object lives, removed when the case ends: held only for its `Drop` (the
@@ -38,6 +41,7 @@ impl Objects {
                 .map(|o| format!("object {} is not made yet", o.name))
                 .collect(),
             homes: Vec::new(),
+            peers: Default::default(),
         }
     }
 
@@ -56,7 +60,7 @@ impl Objects {
             .enumerate()
             .map(|(i, def)| {
                 let label = format!("make {} {}", def.name, Described(&def.kind, defs));
-                let result = match self.make(&def.kind) {
+                let result = match self.make(i, &def.kind) {
                     Ok(fd) => {
                         self.fds[i] = Some(fd);
                         Outcome::Ok
@@ -76,17 +80,16 @@ impl Objects {
             .collect()
     }
 
-    fn raw(&self, index: usize) -> Result<RawFd, Unmade> {
+    pub(super) fn raw(&self, index: usize) -> Result<RawFd, Unmade> {
         match self.fds.get(index) {
             Some(Some(fd)) => Ok(fd.as_raw_fd()),
-            _ => Err(Unmade::Needs(
-                self.missing.get(index).cloned().unwrap_or_default(),
-            )),
+            _ => Err(Unmade::Needs(self.missing.get(index).cloned().unwrap_or_default())),
         }
     }
 
-    fn make(&mut self, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
+    fn make(&mut self, index: usize, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
         Ok(match kind {
+            ObjectKind::Socket(kind) => super::sockets::make(index, kind, self)?,
             ObjectKind::Udp => {
                 let fd = socket(libc::SOCK_DGRAM)?;
                 bind_loopback(&fd)?;
@@ -149,7 +152,7 @@ impl Objects {
 
 /// Why an object was not made: the kernel refused (a result), or what it is made from is
 /// missing.
-enum Unmade {
+pub(super) enum Unmade {
     Kernel(io::Error),
     Needs(String),
 }
@@ -160,7 +163,7 @@ impl From<io::Error> for Unmade {
     }
 }
 
-fn check(ret: i32) -> io::Result<i32> {
+pub(super) fn check(ret: i32) -> io::Result<i32> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -168,7 +171,7 @@ fn check(ret: i32) -> io::Result<i32> {
     }
 }
 
-fn socket(kind: i32) -> io::Result<OwnedFd> {
+pub(super) fn socket(kind: i32) -> io::Result<OwnedFd> {
     // SAFETY: a plain call; the fd is owned right after.
     let fd = check(unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: socket returned a new fd that nothing else owns.
@@ -183,7 +186,7 @@ fn loopback_any_port() -> libc::sockaddr_in {
     addr
 }
 
-fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
+pub(super) fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
     let addr = loopback_any_port();
     // SAFETY: addr is a valid sockaddr_in of the size given.
     check(unsafe {
@@ -196,7 +199,7 @@ fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
+pub(super) fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
     let mut addr = loopback_any_port();
     let mut len = size_of::<libc::sockaddr_in>() as u32;
     // SAFETY: addr and len are valid for writing; the kernel writes at most len bytes.
@@ -204,9 +207,15 @@ fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
     Ok(addr)
 }
 
-/// A step on objects alone (one that names no map). No step kind is one yet: every step
-/// names the map it operates on.
-pub(super) fn execute(op: &Op, _objects: &Objects) -> Result<Outcome, HarnessError> {
-    let step = op.describe(&[]);
-    Err(HarnessError::Setup(format!("`{step}` names no map and is no step on objects")))
+/// A step on objects alone (one that names no map): `send`.
+pub(super) fn execute(op: &Op, objects: &Objects) -> Result<Outcome, HarnessError> {
+    match op {
+        Op::Send(send) => super::sockets::send(send, objects),
+        other => {
+            let step = other.describe(&[]);
+            Err(HarnessError::Setup(format!(
+                "`{step}` names no map and is no step on objects"
+            )))
+        }
+    }
 }

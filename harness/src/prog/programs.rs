@@ -119,6 +119,11 @@ impl Programs {
             ProgOp::ForEachFlags { flags } => (OpCode::ForEach, empty, empty, *flags, 0, 0),
             ProgOp::LookupPercpu { key, cpu } => (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0),
             ProgOp::UserRingbufDrain { flags } => (OpCode::UserRingbufDrain, empty, empty, *flags, 0, 0),
+            ProgOp::SockLookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::SockDelete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::SockUpdate { key, source, flags } => {
+                (OpCode::Update, key.as_slice(), source.as_slice(), *flags, 0, 0)
+            }
         };
         let packet = Request {
             op: opcode,
@@ -187,7 +192,7 @@ fn load(map: &MapRef<'_>, family: Family) -> Result<Loaded, ProgError> {
     // its real value size; the stack id program copies nothing.
     let globals: &[(&'static str, &[u8])] = match object.kind {
         ProgramKind::Xdp => &[("VALUE_SIZE", &value_size)],
-        ProgramKind::RawTracepoint => &[],
+        ProgramKind::RawTracepoint | ProgramKind::SocketMap => &[],
     };
     load_bound(object, map.fd, globals).map(|ebpf| Loaded {
         ebpf,
