@@ -48,6 +48,9 @@ enum mc_op {
 	MC_OP_RINGBUF_OUTPUT = 7,
 	MC_OP_FOR_EACH = 8,
 	MC_OP_LOOKUP_PERCPU = 9,
+	MC_OP_REDIRECT_MAP = 10,
+	MC_OP_TAIL_CALL = 11,
+	MC_OP_PERF_EVENT_OUTPUT = 12,
 };
 
 struct mc_req {

@@ -17,6 +17,10 @@ const PROGRAMS: &[&str] = &[
     "for_each",
     "percpu_lookup",
     "xdp_stats",
+    "redirect",
+    "tail_call",
+    "perf_output",
+    "fd_progs",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -20,13 +20,16 @@ fn column(op: &Op) -> &'static str {
             "batch"
         }
         Op::Pin { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Close { .. } => "pin/get/close",
-        Op::Traffic { .. } => "traffic",
+        Op::Traffic { .. } | Op::Redirect { .. } => "traffic",
         Op::Prog { call, .. } => match call {
             ProgCall::Lookup { .. } | ProgCall::Update { .. } | ProgCall::Delete { .. } => "prog:keyed",
             ProgCall::Push { .. } | ProgCall::Pop | ProgCall::Peek { .. } => "prog:push/pop/peek",
             ProgCall::RingbufOutput { .. } => "prog:ringbuf",
             ProgCall::ForEach { .. } => "prog:for_each",
             ProgCall::LookupPercpu { .. } => "prog:lookup_percpu",
+            ProgCall::RedirectMap { .. } => "prog:redirect_map",
+            ProgCall::TailCall { .. } => "prog:tail_call",
+            ProgCall::PerfEventOutput { .. } => "prog:perf_event_output",
         },
     }
 }
@@ -46,6 +49,9 @@ const COLUMNS: &[&str] = &[
     "prog:ringbuf",
     "prog:for_each",
     "prog:lookup_percpu",
+    "prog:redirect_map",
+    "prog:tail_call",
+    "prog:perf_event_output",
     "traffic",
 ];
 

@@ -19,6 +19,13 @@ pub enum Shown {
     Hex { hex: String },
     PerCpu { percpu: Vec<Shown> },
     Map { map: String },
+    /// A prog_array, devmap or cpumap value's program id, as the case's program object
+    /// it designates (`none` for no program).
+    Program { program: String },
+    /// A devmap value's interface index, as the case's veth (or `lo`) it designates.
+    Interface { ifindex: String },
+    /// A struct read back field by field: `[{ifindex: v}, {program: p}]`.
+    Fields(Vec<Shown>),
 }
 
 impl Shown {
@@ -159,6 +166,15 @@ pub struct XdpCounts {
     pub redirect: u64,
 }
 
+/// Where the frames of a `redirect` step went: sent on the veth's peer, redirected by the
+/// XDP program on the veth back out to the peer (`at_peer`), or passed to the veth's stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameCounts {
+    pub sent: u64,
+    pub at_peer: u64,
+    pub passed: u64,
+}
+
 /// A program the kernel refused to load: the errno and one line of the verifier log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadFailure {
@@ -196,6 +212,7 @@ pub enum Outcome {
     /// used: the case's view of the map would be wrong, and so would every buffer.
     Mismatch(String),
     Traffic(XdpCounts),
+    Frames(FrameCounts),
     /// A step of a differential case (see the `oracle` module): the syscall's result and the
     /// helper's on an identical map, and whether they agree once normalised. Written
     /// `{doors_agree: {syscall: …, helper: …}}` or `{doors_disagree: {…}}`.
@@ -240,6 +257,9 @@ enum OutcomeRepr {
     Traffic {
         xdp_packets: XdpCounts,
     },
+    Frames {
+        frames: FrameCounts,
+    },
     DoorsAgree {
         doors_agree: Box<DoorPair>,
     },
@@ -276,6 +296,7 @@ impl From<Outcome> for OutcomeRepr {
             },
             Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
+            Outcome::Frames(frames) => OutcomeRepr::Frames { frames },
             Outcome::Doors { agree, syscall, helper } => {
                 let pair = Box::new(DoorPair {
                     syscall: *syscall,
@@ -306,6 +327,7 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
             OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
+            OutcomeRepr::Frames { frames } => Outcome::Frames(frames),
             OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
                 agree: true,
                 syscall: Box::new(p.syscall),

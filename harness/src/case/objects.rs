@@ -43,6 +43,44 @@ pub enum ObjectKind {
     TcpClient { to: usize },
     /// The socket `accept` returns on the listener `from` for its oldest pending connection.
     TcpAccepted { from: usize },
+    // ---- devices, programs and perf events (devmap, cpumap, xskmap, prog_array,
+    // perf_event_array): made by `crate::exec::devices` and `crate::exec::perf` ----
+    /// A veth pair in the case's network namespace, both ends up. `{ifindex: NAME}` is the
+    /// first end's interface index, `{fd: NAME}` has no meaning (no fd).
+    Veth,
+    /// A loaded BPF program (its fd), from `ebpf/fd_progs.c`.
+    Program(ProgKind),
+    /// perf_event_open of PERF_COUNT_SW_BPF_OUTPUT on `cpu` (any task), its ring mmapped
+    /// so records written by bpf_perf_event_output can be read back.
+    PerfEvent { cpu: u32 },
+    /// An AF_XDP socket with a registered umem, fill/completion/rx rings, bound to queue
+    /// `queue` of the veth `dev`'s first end.
+    Xsk { dev: usize, queue: u32 },
+}
+
+/// The programs a `program:` object can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgKind {
+    /// BPF_PROG_TYPE_XDP, returns XDP_TX (so a tail call into it shows as that action).
+    Xdp,
+    /// XDP with expected_attach_type BPF_XDP_DEVMAP (a devmap entry's program), returns XDP_PASS.
+    XdpDevmap,
+    /// XDP with expected_attach_type BPF_XDP_CPUMAP (a cpumap entry's program), returns XDP_PASS.
+    XdpCpumap,
+    /// BPF_PROG_TYPE_SOCKET_FILTER, returns 0: another program type.
+    SocketFilter,
+}
+
+impl ProgKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProgKind::Xdp => "xdp",
+            ProgKind::XdpDevmap => "xdp_devmap",
+            ProgKind::XdpCpumap => "xdp_cpumap",
+            ProgKind::SocketFilter => "socket_filter",
+        }
+    }
 }
 
 impl ObjectKind {
@@ -52,7 +90,14 @@ impl ObjectKind {
             ObjectKind::Udp | ObjectKind::TcpListener => Vec::new(),
             ObjectKind::TcpClient { to } => vec![*to],
             ObjectKind::TcpAccepted { from } => vec![*from],
+            ObjectKind::Veth | ObjectKind::Program(_) | ObjectKind::PerfEvent { .. } => Vec::new(),
+            ObjectKind::Xsk { dev, .. } => vec![*dev],
         }
+    }
+
+    /// Whether this object is a network interface (what `{ifindex: NAME}` and `xsk` need).
+    pub fn is_interface(&self) -> bool {
+        matches!(self, ObjectKind::Veth)
     }
 
     /// Whether this object is a listening TCP socket (what `tcp_client` and `tcp_accepted`
@@ -73,6 +118,10 @@ impl fmt::Display for Described<'_> {
             ObjectKind::TcpListener => write!(f, "tcp_listener"),
             ObjectKind::TcpClient { to } => write!(f, "{{tcp_client: {{to: {}}}}}", name(to)),
             ObjectKind::TcpAccepted { from } => write!(f, "{{tcp_accepted: {{from: {}}}}}", name(from)),
+            ObjectKind::Veth => write!(f, "veth"),
+            ObjectKind::Program(kind) => write!(f, "{{program: {}}}", kind.name()),
+            ObjectKind::PerfEvent { cpu } => write!(f, "{{perf_event: {{cpu: {cpu}}}}}"),
+            ObjectKind::Xsk { dev, queue } => write!(f, "{{xsk: {{dev: {}, queue: {queue}}}}}", name(dev)),
         }
     }
 }
@@ -91,6 +140,20 @@ pub(super) struct From {
     pub from: Spanned<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PerfEventArgs {
+    pub cpu: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct XskArgs {
+    pub dev: Spanned<String>,
+    #[serde(default)]
+    pub queue: u32,
+}
+
 /// Every object kind, by its name in the case file: `udp` or `{tcp_client: {to: l}}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +162,10 @@ pub(super) enum RawObject {
     TcpListener,
     TcpClient(To),
     TcpAccepted(From),
+    Veth,
+    Program(ProgKind),
+    PerfEvent(PerfEventArgs),
+    Xsk(XskArgs),
 }
 
 /// Resolves the object names a raw kind refers to: `earlier(reference, fits, what)` gives
@@ -117,6 +184,13 @@ pub(super) fn resolve<'r>(
         },
         RawObject::TcpAccepted(a) => ObjectKind::TcpAccepted {
             from: find(&a.from, ObjectKind::is_listener, "a tcp_listener")?,
+        },
+        RawObject::Veth => ObjectKind::Veth,
+        RawObject::Program(kind) => ObjectKind::Program(*kind),
+        RawObject::PerfEvent(a) => ObjectKind::PerfEvent { cpu: a.cpu },
+        RawObject::Xsk(a) => ObjectKind::Xsk {
+            dev: find(&a.dev, ObjectKind::is_interface, "a veth")?,
+            queue: a.queue,
         },
     })
 }

@@ -38,6 +38,7 @@ fn datum(d: &Datum) -> String {
                         value,
                     } => format!("{{{}{}: {value}}}", if *big_endian { "be" } else { "u" }, width * 8),
                     Field::Bytes(b) => format!("{{hex: \"{}\"}}", to_hex(b)),
+                    Field::Ref(d) => datum(d),
                 })
                 .collect();
             format!("[{}]", parts.join(", "))
@@ -48,6 +49,7 @@ fn datum(d: &Datum) -> String {
         }
         Datum::MapFd(m) => format!("{{map_fd: {}}}", quoted(&m.name)),
         Datum::Fd(o) => format!("{{fd: {}}}", quoted(&o.name)),
+        Datum::Ifindex(o) => format!("{{ifindex: {}}}", quoted(&o.name)),
     }
 }
 
@@ -105,6 +107,10 @@ fn object_kind(kind: &ObjectKind, objects: &[ObjectDef]) -> String {
         ObjectKind::TcpListener => "tcp_listener".into(),
         ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(to)),
         ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(from)),
+        ObjectKind::Veth => "veth".into(),
+        ObjectKind::Program(kind) => format!("{{program: {}}}", kind.name()),
+        ObjectKind::PerfEvent { cpu } => format!("{{perf_event: {{cpu: {cpu}}}}}"),
+        ObjectKind::Xsk { dev, queue } => format!("{{xsk: {{dev: {}, queue: {queue}}}}}", name(dev)),
     }
 }
 
@@ -182,6 +188,14 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
             args.add("path", quoted(path));
             "pin"
         }
+        Op::Redirect {
+            key, dev_name, packets, ..
+        } => {
+            args.add("key", key.to_string());
+            args.add("dev", quoted(dev_name));
+            args.add("packets", packets.to_string());
+            "redirect"
+        }
         Op::GetPinned { path, .. } => {
             args.add("path", quoted(path));
             "get_pinned"
@@ -224,6 +238,20 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                     args.add("key", datum(key));
                     args.add("cpu", cpu.to_string());
                     "lookup_percpu"
+                }
+                ProgCall::RedirectMap { key, flags: f } => {
+                    args.add("key", datum(key));
+                    args.add("flags", f.to_string());
+                    "redirect_map"
+                }
+                ProgCall::TailCall { key } => {
+                    args.add("key", datum(key));
+                    "tail_call"
+                }
+                ProgCall::PerfEventOutput { data, index } => {
+                    args.add("value", datum(data));
+                    args.opt("index", index.map(|i| i.to_string()));
+                    "perf_event_output"
                 }
             };
             args.add("program", quoted(program));

@@ -3,8 +3,10 @@
 //! The same code runs on the host (`mapconform run --host`) and inside each VM guest
 //! (`mapconform guest`). Every step turns into bpf(2) calls through [`crate::bpf::sys`];
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
+mod devices;
 mod expect;
 mod objects;
+mod perf;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
@@ -144,6 +146,13 @@ impl FdResolver for Maps<'_> {
             .index
             .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
         self.objects.fd(i)
+    }
+
+    fn object_ifindex(&self, object: &ObjectName) -> Result<u32, String> {
+        let i = object
+            .index
+            .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
+        self.objects.ifindex(i)
     }
 }
 
@@ -479,6 +488,9 @@ impl Runner<'_> {
         if def.is_percpu() {
             return Shown::from_percpu(bytes, def.value_size as usize, self.env.possible_cpus);
         }
+        if let Some(shown) = devices::show_value(def, bytes, &self.maps.objects) {
+            return shown;
+        }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
             // show which of the case's maps it is instead.
@@ -567,7 +579,7 @@ impl Runner<'_> {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
         // An object the kernel refused to make is that result, not a harness problem.
-        if let Some(why) = op.data().iter().flat_map(|d| d.objects()).find_map(|o| self.maps.objects.fd(o).err()) {
+        if let Some(why) = op.data().iter().flat_map(|d| d.objects()).find_map(|o| self.maps.objects.made_or_why(o).err()) {
             return Outcome::NotRun(why);
         }
         // Values are encoded and rendered from the declaration, buffers sized from the
@@ -612,6 +624,25 @@ impl Runner<'_> {
                 }),
                 Err(e) => prog_error(e)?,
             },
+            Op::Redirect { key, dev, packets, .. } => {
+                let veth = match self.maps.objects.veth(*dev) {
+                    Ok(veth) => veth,
+                    Err(why) => return Ok(Outcome::NotRun(why)),
+                };
+                let loaded = match prog::redirect::load_redirect(&map_ref(&def, fd), *key) {
+                    Ok(loaded) => loaded,
+                    Err(e) => return prog_error(e),
+                };
+                let prog_fd = loaded.fd().map_err(|e| HarnessError::Program(e.to_string()))?;
+                // The kernel's refusal to attach is the step's result.
+                match devices::XdpAttached::attach(veth.ifindex, prog_fd.as_raw_fd()) {
+                    Ok(_attached) => match devices::send_and_count(veth, *packets) {
+                        Ok(counts) => Outcome::Frames(counts),
+                        Err(e) => return Err(HarnessError::Setup(format!("sending frames over {}: {e}", veth.name))),
+                    },
+                    Err(e) => errno_of(&e),
+                }
+            }
             Op::Pin { path, .. } => {
                 let path = self.pin_path(path)?;
                 let pinned = sys::obj_pin(fd, &path);
@@ -813,7 +844,19 @@ impl Runner<'_> {
                 key: key(k)?,
                 cpu: *cpu,
             },
+            ProgCall::RedirectMap { key: k, flags } => ProgOp::RedirectMap {
+                key: key(k)?,
+                flags: *flags,
+            },
+            ProgCall::TailCall { key: k } => ProgOp::TailCall { key: key(k)? },
+            ProgCall::PerfEventOutput { data, index } => ProgOp::PerfEventOutput {
+                data: data.encode_natural(&self.maps)?,
+                flags: index.map_or(perf::BPF_F_CURRENT_CPU, u64::from),
+            },
         };
+        if let ProgOp::PerfEventOutput { .. } = op {
+            return self.perf_event_output(def, fd, program, &op);
+        }
         let programs = self.programs.entry(program.to_string()).or_default();
         let ringbuf = def.map_type == MapType::RINGBUF;
         match programs.run(&map_ref(def, fd), &op) {
@@ -827,6 +870,27 @@ impl Runner<'_> {
                     }
                 }),
                 sum: out.sum,
+            }),
+            Err(e) => prog_error(e),
+        }
+    }
+
+    /// bpf_perf_event_output, then the record read back from the case's perf event rings
+    /// (each drained first, so only this run's record shows).
+    fn perf_event_output(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, op: &ProgOp) -> Result<Outcome, HarnessError> {
+        self.maps.objects.perf_events().for_each(|p| drop(p.take_samples()));
+        let programs = self.programs.entry(program.to_string()).or_default();
+        match programs.run(&map_ref(def, fd), op) {
+            Ok(out) => Ok(Outcome::Prog {
+                ret: Ret(out.ret),
+                value: self
+                    .maps
+                    .objects
+                    .perf_events()
+                    .flat_map(|p| p.take_samples())
+                    .next()
+                    .map(|d| show_record(&d)),
+                sum: None,
             }),
             Err(e) => prog_error(e),
         }

@@ -9,9 +9,11 @@
 mod bind;
 pub mod bpffs;
 mod error;
+pub mod fd_progs;
 pub mod netns;
 mod objects;
 mod programs;
+pub mod redirect;
 pub mod request;
 mod traffic;
 
@@ -48,6 +50,12 @@ pub enum Family {
     ForEach,
     /// bpf_map_lookup_percpu_elem (5.19+).
     PercpuLookup,
+    /// bpf_redirect_map on devmap, devmap_hash, cpumap, xskmap (4.14+).
+    Redirect,
+    /// bpf_tail_call through a prog_array.
+    TailCall,
+    /// bpf_perf_event_output on a perf_event_array (XDP: 4.18+).
+    PerfOutput,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -78,6 +86,14 @@ pub enum ProgOp {
     ForEachFlags { flags: u64 },
     /// bpf_map_lookup_percpu_elem. ret: 1 found / 0 NULL; data: that CPU's value.
     LookupPercpu { key: Vec<u8>, cpu: u32 },
+    /// bpf_redirect_map(key, flags). ret: the helper's return (an XDP action).
+    RedirectMap { key: Vec<u8>, flags: u64 },
+    /// bpf_tail_call(key). ret: the run's XDP action — the callee's, or XDP_DROP when
+    /// the call fell through.
+    TailCall { key: Vec<u8> },
+    /// bpf_perf_event_output(flags, data). ret: the helper's return; the record is read
+    /// back by the caller, from the perf event's own ring.
+    PerfEventOutput { data: Vec<u8>, flags: u64 },
 }
 
 impl ProgOp {
@@ -90,6 +106,9 @@ impl ProgOp {
             Self::RingbufOutput { .. } => Family::Ringbuf,
             Self::ForEach | Self::ForEachFlags { .. } => Family::ForEach,
             Self::LookupPercpu { .. } => Family::PercpuLookup,
+            Self::RedirectMap { .. } => Family::Redirect,
+            Self::TailCall { .. } => Family::TailCall,
+            Self::PerfEventOutput { .. } => Family::PerfOutput,
         }
     }
 }

@@ -47,6 +47,30 @@ pub const PERCPU_LOOKUP: Object = Object {
     program: "mc_percpu_lookup",
     map: "target",
 };
+pub const REDIRECT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect",
+    map: "target",
+};
+pub const TAIL_CALL: Object = Object {
+    elf: object!("tail_call"),
+    program: "mc_tail_call",
+    map: "target",
+};
+pub const PERF_OUTPUT: Object = Object {
+    elf: object!("perf_output"),
+    program: "mc_perf_output",
+    map: "target",
+};
+/// The `redirect` step's program: same ELF as [`REDIRECT`], run on real frames.
+pub const REDIRECT_PKT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect_pkt",
+    map: "target",
+};
+/// The programs a case declares as objects (`program: xdp`, …); no map.
+pub const FD_PROGS: &[u8] = object!("fd_progs");
+
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
@@ -55,7 +79,19 @@ pub const XDP_STATS: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 7] = [KEYED, QUEUE_STACK, BLOOM, RINGBUF, FOR_EACH, PERCPU_LOOKUP, XDP_STATS];
+pub const ALL: [Object; 11] = [
+    REDIRECT_PKT,
+    KEYED,
+    QUEUE_STACK,
+    BLOOM,
+    RINGBUF,
+    FOR_EACH,
+    PERCPU_LOOKUP,
+    REDIRECT,
+    TAIL_CALL,
+    PERF_OUTPUT,
+    XDP_STATS,
+];
 
 pub fn for_family(family: Family) -> Object {
     match family {
@@ -65,6 +101,9 @@ pub fn for_family(family: Family) -> Object {
         Family::Ringbuf => RINGBUF,
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
+        Family::Redirect => REDIRECT,
+        Family::TailCall => TAIL_CALL,
+        Family::PerfOutput => PERF_OUTPUT,
     }
 }
 

@@ -103,6 +103,16 @@ impl Programs {
             ProgOp::ForEach => (OpCode::ForEach, empty, empty, 0, 0, 0),
             ProgOp::ForEachFlags { flags } => (OpCode::ForEach, empty, empty, *flags, 0, 0),
             ProgOp::LookupPercpu { key, cpu } => (OpCode::LookupPercpu, key.as_slice(), empty, 0, *cpu, 0),
+            ProgOp::RedirectMap { key, flags } => (OpCode::RedirectMap, key.as_slice(), empty, *flags, 0, 0),
+            ProgOp::TailCall { key } => (OpCode::TailCall, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::PerfEventOutput { data, flags } => (
+                OpCode::PerfEventOutput,
+                empty,
+                data.as_slice(),
+                *flags,
+                0,
+                data.len() as u32,
+            ),
         };
         let packet = Request {
             op: opcode,
@@ -133,6 +143,14 @@ impl Programs {
                 Some(errno) => ProgError::Run { errno },
                 None => ProgError::Other(one_line(&e)),
             })?;
+        if let ProgOp::TailCall { .. } = op {
+            // The callee's action, or the caller's own after a call that fell through.
+            return Ok(ProgOutcome {
+                ret: i64::from(res.return_value),
+                data: None,
+                sum: None,
+            });
+        }
         if res.return_value != XDP_PASS {
             return Err(ProgError::Other(format!(
                 "program returned XDP action {} instead of XDP_PASS: request not executed",

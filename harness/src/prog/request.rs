@@ -38,6 +38,9 @@ pub enum OpCode {
     RingbufOutput = 7,
     ForEach = 8,
     LookupPercpu = 9,
+    RedirectMap = 10,
+    TailCall = 11,
+    PerfEventOutput = 12,
 }
 
 /// One request, before encoding.
