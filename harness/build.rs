@@ -21,6 +21,10 @@ const PROGRAMS: &[&str] = &[
     "declared",
     "stackid",
     "user_ringbuf",
+    "redirect",
+    "tail_call",
+    "perf_output",
+    "fd_progs",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -26,6 +26,13 @@ pub enum Shown {
     Cookie {
         cookie: String,
     },
+    /// A prog_array, devmap or cpumap value's program id, as the case's program object
+    /// it designates (`none` for no program).
+    Program { program: String },
+    /// A devmap value's interface index, as the case's veth (or `lo`) it designates.
+    Interface { ifindex: String },
+    /// A struct read back field by field: `[{ifindex: v}, {program: p}]`.
+    Fields(Vec<Shown>),
 }
 
 impl Shown {
@@ -176,6 +183,15 @@ pub struct XdpCounts {
     pub redirect: u64,
 }
 
+/// Where the frames of a `redirect` step went: sent on the veth's peer, redirected by the
+/// XDP program on the veth back out to the peer (`at_peer`), or passed to the veth's stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameCounts {
+    pub sent: u64,
+    pub at_peer: u64,
+    pub passed: u64,
+}
+
 /// A program the kernel refused to load: the errno and one line of the verifier log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadFailure {
@@ -238,6 +254,7 @@ pub enum Outcome {
     Info(Box<MapReport>),
     /// `send`: the bytes (as text) that arrived on each watched object, by name.
     Arrived(std::collections::BTreeMap<String, String>),
+    Frames(FrameCounts),
     /// A step of a differential case (see the `oracle` module): the syscall's result and the
     /// helper's on an identical map, and whether they agree once normalised. Written
     /// `{doors_agree: {syscall: …, helper: …}}` or `{doors_disagree: {…}}`.
@@ -288,6 +305,9 @@ enum OutcomeRepr {
     Arrived {
         arrived: std::collections::BTreeMap<String, String>,
     },
+    Frames {
+        frames: FrameCounts,
+    },
     DoorsAgree {
         doors_agree: Box<DoorPair>,
     },
@@ -326,6 +346,7 @@ impl From<Outcome> for OutcomeRepr {
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
             Outcome::Info(info) => OutcomeRepr::Info { info },
             Outcome::Arrived(arrived) => OutcomeRepr::Arrived { arrived },
+            Outcome::Frames(frames) => OutcomeRepr::Frames { frames },
             Outcome::Doors { agree, syscall, helper } => {
                 let pair = Box::new(DoorPair {
                     syscall: *syscall,
@@ -358,6 +379,7 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
             OutcomeRepr::Info { info } => Outcome::Info(info),
             OutcomeRepr::Arrived { arrived } => Outcome::Arrived(arrived),
+            OutcomeRepr::Frames { frames } => Outcome::Frames(frames),
             OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
                 agree: true,
                 syscall: Box::new(p.syscall),

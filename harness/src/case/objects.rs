@@ -52,6 +52,19 @@ pub enum ObjectKind {
     Cgroup,
     /// Sockets for the socket map types: see [`SocketKind`].
     Socket(SocketKind),
+    // ---- devices, programs and perf events (devmap, cpumap, xskmap, prog_array,
+    // perf_event_array): made by `crate::exec::devices` and `crate::exec::perf` ----
+    /// A veth pair in the case's network namespace, both ends up. `{ifindex: NAME}` is the
+    /// first end's interface index, `{fd: NAME}` has no meaning (no fd).
+    Veth,
+    /// A loaded BPF program (its fd), from `ebpf/fd_progs.c`.
+    Program(ProgKind),
+    /// perf_event_open of PERF_COUNT_SW_BPF_OUTPUT on `cpu` (any task), its ring mmapped
+    /// so records written by bpf_perf_event_output can be read back.
+    PerfEvent { cpu: u32 },
+    /// An AF_XDP socket with a registered umem, fill/completion/rx rings, bound to queue
+    /// `queue` of the veth `dev`'s first end.
+    Xsk { dev: usize, queue: u32 },
 }
 
 /// The socket kinds the socket maps (sockmap, sockhash, reuseport_sockarray) need beyond
@@ -83,7 +96,37 @@ pub enum SocketKind {
     SamePort { as_: usize },
 }
 
+/// The programs a `program:` object can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgKind {
+    /// BPF_PROG_TYPE_XDP, returns XDP_TX (so a tail call into it shows as that action).
+    Xdp,
+    /// XDP with expected_attach_type BPF_XDP_DEVMAP (a devmap entry's program), returns XDP_PASS.
+    XdpDevmap,
+    /// XDP with expected_attach_type BPF_XDP_CPUMAP (a cpumap entry's program), returns XDP_PASS.
+    XdpCpumap,
+    /// BPF_PROG_TYPE_SOCKET_FILTER, returns 0: another program type.
+    SocketFilter,
+}
+
+impl ProgKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProgKind::Xdp => "xdp",
+            ProgKind::XdpDevmap => "xdp_devmap",
+            ProgKind::XdpCpumap => "xdp_cpumap",
+            ProgKind::SocketFilter => "socket_filter",
+        }
+    }
+}
+
 impl ObjectKind {
+    /// Whether this object is a network interface (what `{ifindex: NAME}` and `xsk` need).
+    pub fn is_interface(&self) -> bool {
+        matches!(self, ObjectKind::Veth)
+    }
+
     /// Whether this object is a listening IPv4 TCP socket (what `tcp_client` and
     /// `tcp_accepted` need).
     pub fn is_listener(&self) -> bool {
@@ -130,6 +173,10 @@ impl ObjectKind {
                 SocketKind::SamePort { as_ } => format!("{{same_port: {{as: {}}}}}", name(*as_)),
                 bare => bare.bare_name().unwrap_or("?").into(),
             },
+            ObjectKind::Veth => "veth".into(),
+            ObjectKind::Program(kind) => format!("{{program: {}}}", kind.name()),
+            ObjectKind::PerfEvent { cpu } => format!("{{perf_event: {{cpu: {cpu}}}}}"),
+            ObjectKind::Xsk { dev, queue } => format!("{{xsk: {{dev: {}, queue: {queue}}}}}", name(*dev)),
         }
     }
 }
@@ -183,9 +230,23 @@ pub(super) struct Of {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct PerfEventArgs {
+    pub cpu: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct As {
     #[serde(rename = "as")]
     pub as_: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct XskArgs {
+    pub dev: Spanned<String>,
+    #[serde(default)]
+    pub queue: u32,
 }
 
 /// Every object kind, by its name in the case file: `udp` or `{tcp_client: {to: l}}`.
@@ -210,6 +271,10 @@ pub(super) enum RawObject {
     UdpReuseport,
     TcpReuseportListener,
     SamePort(As),
+    Veth,
+    Program(ProgKind),
+    PerfEvent(PerfEventArgs),
+    Xsk(XskArgs),
 }
 
 /// Resolves the object names a raw kind refers to: `earlier(reference, fits, what)` gives
@@ -253,5 +318,12 @@ pub(super) fn resolve<'r>(
                 "a udp_reuseport or tcp_reuseport_listener",
             )?,
         }),
+        RawObject::Veth => ObjectKind::Veth,
+        RawObject::Program(kind) => ObjectKind::Program(*kind),
+        RawObject::PerfEvent(a) => ObjectKind::PerfEvent { cpu: a.cpu },
+        RawObject::Xsk(a) => ObjectKind::Xsk {
+            dev: find(&a.dev, ObjectKind::is_interface, "a veth")?,
+            queue: a.queue,
+        },
     })
 }

@@ -292,9 +292,11 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
     let object_names: Vec<&str> = raw.objects.keys().map(|n| n.as_str()).collect();
     let objects = validate_objects(&mut errors, &raw);
     let names: Vec<&str> = raw.maps.keys().map(|n| n.as_str()).collect();
+    let interfaces: Vec<bool> = objects.iter().map(|o| o.kind.is_interface()).collect();
     let declared = Declared {
         maps: &names,
         objects: &object_names,
+        interfaces: &interfaces,
     };
     let mut maps = Vec::new();
     for (i, (name, spanned)) in raw.maps.iter().enumerate() {
@@ -607,6 +609,13 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
             map: c.map(&a.map)?,
             packets: a.packets,
         },
+        RawOp::Redirect(a) => Op::Redirect {
+            map: c.map(&a.map)?,
+            key: a.key,
+            dev: c.interface(&a.dev)?,
+            dev_name: a.dev.value.clone(),
+            packets: a.packets,
+        },
         RawOp::Pin(a) => Op::Pin {
             map: c.map(&a.map)?,
             path: c.pin_path(&a.path)?,
@@ -703,6 +712,16 @@ impl Checker<'_, '_, '_> {
             );
         }
         found
+    }
+
+    /// The index of the case's veth `name` (for steps that send on one).
+    fn interface(&mut self, name: &Spanned<String>) -> Option<usize> {
+        let found = self.object(name)?;
+        if self.names.interfaces.get(found) == Some(&false) {
+            self.errors.at(name, format!("object `{}` is not a veth", name.value));
+            return None;
+        }
+        Some(found)
     }
 
     /// The index of the case's object `name` (for steps that name one).
@@ -829,7 +848,9 @@ impl Checker<'_, '_, '_> {
 
     fn prog(&mut self, p: &RawProgOp) -> Option<Op> {
         let (map, program) = match p {
-            RawProgOp::Lookup(a) | RawProgOp::Delete(a) => (&a.map, &a.program),
+            RawProgOp::Lookup(a) | RawProgOp::Delete(a) | RawProgOp::TailCall(a) => (&a.map, &a.program),
+            RawProgOp::RedirectMap(a) => (&a.map, &a.program),
+            RawProgOp::PerfEventOutput(a) => (&a.map, &a.program),
             RawProgOp::Update(a) => (&a.map, &a.program),
             RawProgOp::Push(a) => (&a.map, &a.program),
             RawProgOp::RingbufOutput(a) => (&a.map, &a.program),
@@ -881,6 +902,17 @@ impl Checker<'_, '_, '_> {
             },
             RawProgOp::UserRingbufDrain(a) => ProgCall::UserRingbufDrain {
                 flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,
+            },
+            RawProgOp::RedirectMap(a) => ProgCall::RedirectMap {
+                key: self.key(map, &a.key),
+                flags: a.flags,
+            },
+            RawProgOp::TailCall(a) => ProgCall::TailCall {
+                key: self.key(map, &a.key),
+            },
+            RawProgOp::PerfEventOutput(a) => ProgCall::PerfEventOutput {
+                data: self.value(map, &a.value, Use::Record),
+                index: a.index,
             },
         };
         Some(Op::Prog {
@@ -952,7 +984,7 @@ steps:
     /// allowed comes from it, located at the offending mapping or key.
     #[test]
     fn serde_enforces_each_kinds_arguments() {
-        assert_eq!(steps::kinds().split(", ").count(), 30, "{}", steps::kinds());
+        assert_eq!(steps::kinds().split(", ").count(), 31, "{}", steps::kinds());
         let cases = [
             ("- update: {map: m, key: 1}", "`update` needs `value`"),
             (
@@ -1033,6 +1065,35 @@ steps:
         assert_eq!(case.steps[0].op.map(), Some(0));
         assert_eq!(case.steps[1].op.map(), None);
         assert_eq!(case.steps[1].op.describe(&case.maps), "send \"hi\" from v watching u,c");
+        let again = parse_case(Path::new("t.yaml"), "t", &super::super::render::to_yaml(&case)).unwrap();
+        assert_eq!(again.objects, case.objects);
+        assert_eq!(format!("{:?}", again.steps), format!("{:?}", case.steps));
+    }
+
+    /// Device, program and perf event objects, `{ifindex: v}` and references inside field
+    /// lists resolve, and render back to the same model.
+    #[test]
+    fn device_objects_and_struct_values_round_trip() {
+        let text = "about: x\nsource: y\nmaps:\n  dm: {type: devmap, key_size: 4, value_size: 8, max_entries: 2}\n\
+                    objects:\n  v: veth\n  s: {xsk: {dev: v, queue: 1}}\n  p: {program: xdp_devmap}\n  e: {perf_event: {cpu: 1}}\n\
+                    steps:\n  - update: {map: dm, key: 0, value: [{ifindex: v}, {fd: p}]}\n\
+                    \x20 - prog: {op: redirect_map, map: dm, key: 0, flags: 2}\n";
+        let case = parse_case(Path::new("t.yaml"), "t", text).unwrap_or_else(|e| panic!("{e:?}"));
+        let kinds: Vec<&ObjectKind> = case.objects.iter().map(|o| &o.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &ObjectKind::Veth,
+                &ObjectKind::Xsk { dev: 0, queue: 1 },
+                &ObjectKind::Program(super::super::objects::ProgKind::XdpDevmap),
+                &ObjectKind::PerfEvent { cpu: 1 }
+            ]
+        );
+        let Op::Update { value, .. } = &case.steps[0].op else {
+            panic!("an update")
+        };
+        assert_eq!(value.objects(), [0, 2]);
+        assert_eq!(case.steps[1].op.describe(&case.maps), "prog[a] redirect_map key=0 flags=2 on dm");
         let again = parse_case(Path::new("t.yaml"), "t", &super::super::render::to_yaml(&case)).unwrap();
         assert_eq!(again.objects, case.objects);
         assert_eq!(format!("{:?}", again.steps), format!("{:?}", case.steps));

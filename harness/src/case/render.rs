@@ -39,6 +39,7 @@ fn datum(d: &Datum) -> String {
                         value,
                     } => format!("{{{}{}: {value}}}", if *big_endian { "be" } else { "u" }, width * 8),
                     Field::Bytes(b) => format!("{{hex: \"{}\"}}", to_hex(b)),
+                    Field::Ref(d) => datum(d),
                 })
                 .collect();
             format!("[{}]", parts.join(", "))
@@ -49,6 +50,7 @@ fn datum(d: &Datum) -> String {
         }
         Datum::MapFd(m) => format!("{{map_fd: {}}}", quoted(&m.name)),
         Datum::Fd(o) => format!("{{fd: {}}}", quoted(&o.name)),
+        Datum::Ifindex(o) => format!("{{ifindex: {}}}", quoted(&o.name)),
     }
 }
 
@@ -221,6 +223,14 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
             args.add("path", quoted(path));
             "pin"
         }
+        Op::Redirect {
+            key, dev_name, packets, ..
+        } => {
+            args.add("key", key.to_string());
+            args.add("dev", quoted(dev_name));
+            args.add("packets", packets.to_string());
+            "redirect"
+        }
         Op::GetPinned { path, .. } => {
             args.add("path", quoted(path));
             "get_pinned"
@@ -290,6 +300,20 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                 ProgCall::UserRingbufDrain { flags: f } => {
                     args.opt("flags", flags(*f, &RINGBUF_FLAGS));
                     "user_ringbuf_drain"
+                }
+                ProgCall::RedirectMap { key, flags: f } => {
+                    args.add("key", datum(key));
+                    args.add("flags", f.to_string());
+                    "redirect_map"
+                }
+                ProgCall::TailCall { key } => {
+                    args.add("key", datum(key));
+                    "tail_call"
+                }
+                ProgCall::PerfEventOutput { data, index } => {
+                    args.add("value", datum(data));
+                    args.opt("index", index.map(|i| i.to_string()));
+                    "perf_event_output"
                 }
             };
             args.add("program", quoted(program));

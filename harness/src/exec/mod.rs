@@ -5,9 +5,11 @@
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
 mod btf;
 mod cgroups;
+mod devices;
 mod expect;
 mod mmap;
 mod objects;
+mod perf;
 mod sockets;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
@@ -154,6 +156,13 @@ impl FdResolver for Maps<'_> {
             .index
             .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
         self.objects.fd(i)
+    }
+
+    fn object_ifindex(&self, object: &ObjectName) -> Result<u32, String> {
+        let i = object
+            .index
+            .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
+        self.objects.ifindex(i)
     }
 }
 
@@ -591,6 +600,9 @@ impl Runner<'_> {
         if sockets::holds_sockets(def.map_type) && bytes.len() == 8 {
             return sockets::show_cookie(bytes, &self.maps.objects, &self.case.objects);
         }
+        if let Some(shown) = devices::show_value(def, bytes, &self.maps.objects) {
+            return shown;
+        }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
             // show which of the case's maps it is instead.
@@ -711,7 +723,7 @@ impl Runner<'_> {
             .data()
             .iter()
             .flat_map(|d| d.objects())
-            .find_map(|o| self.maps.objects.fd(o).err())
+            .find_map(|o| self.maps.objects.made_or_why(o).err())
         {
             return Outcome::NotRun(why);
         }
@@ -768,6 +780,25 @@ impl Runner<'_> {
                 }),
                 Err(e) => prog_error(e)?,
             },
+            Op::Redirect { key, dev, packets, .. } => {
+                let veth = match self.maps.objects.veth(*dev) {
+                    Ok(veth) => veth,
+                    Err(why) => return Ok(Outcome::NotRun(why)),
+                };
+                let loaded = match prog::redirect::load_redirect(&map_ref(&def, fd), *key) {
+                    Ok(loaded) => loaded,
+                    Err(e) => return prog_error(e),
+                };
+                let prog_fd = loaded.fd().map_err(|e| HarnessError::Program(e.to_string()))?;
+                // The kernel's refusal to attach is the step's result.
+                match devices::XdpAttached::attach(veth.ifindex, prog_fd.as_raw_fd()) {
+                    Ok(_attached) => match devices::send_and_count(veth, *packets) {
+                        Ok(counts) => Outcome::Frames(counts),
+                        Err(e) => return Err(HarnessError::Setup(format!("sending frames over {}: {e}", veth.name))),
+                    },
+                    Err(e) => errno_of(&e),
+                }
+            }
             Op::Pin { path, .. } => {
                 let path = self.pin_path(path)?;
                 let pinned = sys::obj_pin(fd, &path);
@@ -946,6 +977,9 @@ impl Runner<'_> {
     /// One helper call by an XDP program bound to the map, through BPF_PROG_TEST_RUN.
     fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, HarnessError> {
         let op = self.prog_op(def, call)?;
+        if let ProgOp::PerfEventOutput { .. } = op {
+            return self.perf_event_output(def, fd, program, &op);
+        }
         let programs = self.programs.entry(program.to_string()).or_default();
         let ringbuf = def.map_type == MapType::RINGBUF;
         match programs.run(&map_ref(def, fd), &op) {
@@ -1021,7 +1055,37 @@ impl Runner<'_> {
             },
             ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
             ProgCall::UserRingbufDrain { flags } => ProgOp::UserRingbufDrain { flags: *flags },
+            ProgCall::RedirectMap { key: k, flags } => ProgOp::RedirectMap {
+                key: key(k)?,
+                flags: *flags,
+            },
+            ProgCall::TailCall { key: k } => ProgOp::TailCall { key: key(k)? },
+            ProgCall::PerfEventOutput { data, index } => ProgOp::PerfEventOutput {
+                data: data.encode_natural(&self.maps)?,
+                flags: index.map_or(perf::BPF_F_CURRENT_CPU, u64::from),
+            },
         })
+    }
+
+    /// bpf_perf_event_output, then the record read back from the case's perf event rings
+    /// (each drained first, so only this run's record shows).
+    fn perf_event_output(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, op: &ProgOp) -> Result<Outcome, HarnessError> {
+        self.maps.objects.perf_events().for_each(|p| drop(p.take_samples()));
+        let programs = self.programs.entry(program.to_string()).or_default();
+        match programs.run(&map_ref(def, fd), op) {
+            Ok(out) => Ok(Outcome::Prog {
+                ret: Ret(out.ret),
+                value: self
+                    .maps
+                    .objects
+                    .perf_events()
+                    .flat_map(|p| p.take_samples())
+                    .next()
+                    .map(|d| show_record(&d)),
+                sum: None,
+            }),
+            Err(e) => prog_error(e),
+        }
     }
 
     /// Iteration bound: a map cannot hold more keys than max_entries; a few more allow

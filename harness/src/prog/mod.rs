@@ -10,9 +10,11 @@ mod bind;
 pub mod bpffs;
 pub mod declared;
 mod error;
+pub mod fd_progs;
 pub mod netns;
 mod objects;
 mod programs;
+pub mod redirect;
 pub mod request;
 pub mod sockets;
 mod traffic;
@@ -60,6 +62,12 @@ pub enum Family {
     SockDelete,
     /// update on the same, with a socket a lookup in the map found.
     SockUpdate,
+    /// bpf_redirect_map on devmap, devmap_hash, cpumap, xskmap (4.14+).
+    Redirect,
+    /// bpf_tail_call through a prog_array.
+    TailCall,
+    /// bpf_perf_event_output on a perf_event_array (XDP: 4.18+).
+    PerfOutput,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -103,6 +111,14 @@ pub enum ProgOp {
     /// bpf_map_update_elem on a socket map with the socket found at `source` (a key of the
     /// same map). ret: the helper's return.
     SockUpdate { key: Vec<u8>, source: Vec<u8>, flags: u64 },
+    /// bpf_redirect_map(key, flags). ret: the helper's return (an XDP action).
+    RedirectMap { key: Vec<u8>, flags: u64 },
+    /// bpf_tail_call(key). ret: the run's XDP action — the callee's, or XDP_DROP when
+    /// the call fell through.
+    TailCall { key: Vec<u8> },
+    /// bpf_perf_event_output(flags, data). ret: the helper's return; the record is read
+    /// back by the caller, from the perf event's own ring.
+    PerfEventOutput { data: Vec<u8>, flags: u64 },
 }
 
 impl ProgOp {
@@ -120,6 +136,9 @@ impl ProgOp {
             Self::SockLookup { .. } => Family::SockLookup,
             Self::SockDelete { .. } => Family::SockDelete,
             Self::SockUpdate { .. } => Family::SockUpdate,
+            Self::RedirectMap { .. } => Family::Redirect,
+            Self::TailCall { .. } => Family::TailCall,
+            Self::PerfEventOutput { .. } => Family::PerfOutput,
         }
     }
 }

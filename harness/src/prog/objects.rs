@@ -96,6 +96,33 @@ pub fn socket_program(program: &'static str) -> Object {
         ..SOCK_LOOKUP
     }
 }
+pub const REDIRECT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const TAIL_CALL: Object = Object {
+    elf: object!("tail_call"),
+    program: "mc_tail_call",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const PERF_OUTPUT: Object = Object {
+    elf: object!("perf_output"),
+    program: "mc_perf_output",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+/// The `redirect` step's program: same ELF as [`REDIRECT`], run on real frames.
+pub const REDIRECT_PKT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect_pkt",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+/// The programs a case declares as objects (`program: xdp`, …); no map.
+pub const FD_PROGS: &[u8] = object!("fd_progs");
 
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
@@ -112,7 +139,7 @@ pub const STACKID: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 12] = [
+pub const ALL: [Object; 16] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -125,6 +152,10 @@ pub const ALL: [Object; 12] = [
     SOCK_UPDATE,
     XDP_STATS,
     STACKID,
+    REDIRECT,
+    TAIL_CALL,
+    PERF_OUTPUT,
+    REDIRECT_PKT,
 ];
 
 pub fn for_family(family: Family) -> Object {
@@ -140,6 +171,9 @@ pub fn for_family(family: Family) -> Object {
         Family::SockLookup => SOCK_LOOKUP,
         Family::SockDelete => SOCK_DELETE,
         Family::SockUpdate => SOCK_UPDATE,
+        Family::Redirect => REDIRECT,
+        Family::TailCall => TAIL_CALL,
+        Family::PerfOutput => PERF_OUTPUT,
     }
 }
 

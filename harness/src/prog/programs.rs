@@ -124,6 +124,16 @@ impl Programs {
             ProgOp::SockUpdate { key, source, flags } => {
                 (OpCode::Update, key.as_slice(), source.as_slice(), *flags, 0, 0)
             }
+            ProgOp::RedirectMap { key, flags } => (OpCode::RedirectMap, key.as_slice(), empty, *flags, 0, 0),
+            ProgOp::TailCall { key } => (OpCode::TailCall, key.as_slice(), empty, 0, 0, 0),
+            ProgOp::PerfEventOutput { data, flags } => (
+                OpCode::PerfEventOutput,
+                empty,
+                data.as_slice(),
+                *flags,
+                0,
+                data.len() as u32,
+            ),
         };
         let packet = Request {
             op: opcode,
@@ -146,6 +156,14 @@ impl Programs {
                 ..TestRunOptions::new()
             })
             .map_err(run_error)?;
+        if let ProgOp::TailCall { .. } = op {
+            // The callee's action, or the caller's own after a call that fell through.
+            return Ok(ProgOutcome {
+                ret: i64::from(res.return_value),
+                data: None,
+                sum: None,
+            });
+        }
         if res.return_value != XDP_PASS {
             return Err(ProgError::Other(format!(
                 "program returned XDP action {} instead of XDP_PASS: request not executed",
