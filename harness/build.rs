@@ -16,10 +16,15 @@ const PROGRAMS: &[&str] = &[
     "ringbuf",
     "for_each",
     "percpu_lookup",
+    "sockets",
     "xdp_stats",
     "declared",
     "stackid",
     "user_ringbuf",
+    "redirect",
+    "tail_call",
+    "perf_output",
+    "fd_progs",
 ];
 
 fn fail(msg: &str) -> ! {

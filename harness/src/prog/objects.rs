@@ -25,6 +25,8 @@ pub enum ProgramKind {
     Xdp,
     /// A raw tracepoint, run with BPF_PROG_TEST_RUN's zeroed argument context.
     RawTracepoint,
+    /// sk_skb or sk_msg, attached to a socket map and run by traffic (never test-run).
+    SocketMap,
 }
 
 pub const KEYED: Object = Object {
@@ -69,6 +71,59 @@ pub const USER_RINGBUF: Object = Object {
     map: "target",
     kind: ProgramKind::Xdp,
 };
+/// `ebpf/sockets.c`: socket map lookup and delete from XDP (test run), and the sk_skb/sk_msg
+/// programs attached to socket maps (see [`socket_program`]).
+pub const SOCK_LOOKUP: Object = Object {
+    elf: object!("sockets"),
+    program: "mc_sock_lookup",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const SOCK_DELETE: Object = Object {
+    program: "mc_sock_delete",
+    ..SOCK_LOOKUP
+};
+pub const SOCK_UPDATE: Object = Object {
+    program: "mc_sock_update",
+    ..SOCK_LOOKUP
+};
+
+/// A program of `ebpf/sockets.c` by name (`mc_skb_redirect_map`, …), bound like the rest.
+pub fn socket_program(program: &'static str) -> Object {
+    Object {
+        program,
+        kind: ProgramKind::SocketMap,
+        ..SOCK_LOOKUP
+    }
+}
+pub const REDIRECT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const TAIL_CALL: Object = Object {
+    elf: object!("tail_call"),
+    program: "mc_tail_call",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const PERF_OUTPUT: Object = Object {
+    elf: object!("perf_output"),
+    program: "mc_perf_output",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+/// The `redirect` step's program: same ELF as [`REDIRECT`], run on real frames.
+pub const REDIRECT_PKT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect_pkt",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+/// The programs a case declares as objects (`program: xdp`, …); no map.
+pub const FD_PROGS: &[u8] = object!("fd_progs");
+
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
@@ -84,7 +139,7 @@ pub const STACKID: Object = Object {
 
 /// Every embedded object (the helper families and the traffic counter).
 #[cfg(test)]
-pub const ALL: [Object; 9] = [
+pub const ALL: [Object; 16] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -92,8 +147,15 @@ pub const ALL: [Object; 9] = [
     FOR_EACH,
     PERCPU_LOOKUP,
     USER_RINGBUF,
+    SOCK_LOOKUP,
+    SOCK_DELETE,
+    SOCK_UPDATE,
     XDP_STATS,
     STACKID,
+    REDIRECT,
+    TAIL_CALL,
+    PERF_OUTPUT,
+    REDIRECT_PKT,
 ];
 
 pub fn for_family(family: Family) -> Object {
@@ -106,6 +168,12 @@ pub fn for_family(family: Family) -> Object {
         Family::PercpuLookup => PERCPU_LOOKUP,
         Family::Stackid => STACKID,
         Family::UserRingbuf => USER_RINGBUF,
+        Family::SockLookup => SOCK_LOOKUP,
+        Family::SockDelete => SOCK_DELETE,
+        Family::SockUpdate => SOCK_UPDATE,
+        Family::Redirect => REDIRECT,
+        Family::TailCall => TAIL_CALL,
+        Family::PerfOutput => PERF_OUTPUT,
     }
 }
 
@@ -115,8 +183,7 @@ mod tests {
     use std::collections::HashMap;
 
     /// Every object shares one loader, which keeps the globals of earlier loads (see
-    /// `bind::load_bound`): each object must declare its own globals and none of the
-    /// others', which are then passed as optional.
+    /// `bind::load_bound`): each object must declare the globals its loads set.
     #[test]
     fn each_object_declares_only_its_own_globals() {
         // name, size: the `volatile const`s the harness sets (programs.rs, traffic.rs)
@@ -124,7 +191,7 @@ mod tests {
         for object in ALL {
             // The stack id program copies nothing out of its map: it has no global.
             let own = match object.kind {
-                ProgramKind::RawTracepoint => "",
+                ProgramKind::RawTracepoint | ProgramKind::SocketMap => "",
                 ProgramKind::Xdp if object.program == XDP_STATS.program => "FILTER_DPORT",
                 ProgramKind::Xdp => "VALUE_SIZE",
             };
@@ -135,6 +202,27 @@ mod tests {
                 assert_eq!(declared, name == own, "{} and {name}", object.program);
             }
         }
+    }
+
+    /// The shared loader puts a global an earlier load set back to zero for the next
+    /// object (`bind::load_bound`): right only while zero is every global's default.
+    #[test]
+    fn every_global_defaults_to_zero() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ebpf");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("ebpf/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if !matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for line in text.lines().filter(|l| l.trim_start().starts_with("volatile const")) {
+                seen += 1;
+                let code = line.split("/*").next().unwrap_or(line).trim_end();
+                assert!(code.ends_with("= 0;"), "{}: {line}", path.display());
+            }
+        }
+        assert!(seen > 0, "no volatile const found in {}", dir.display());
     }
 
     /// The loader is told not to parse the kernel's BTF (see `bind::load_bound`): that is
