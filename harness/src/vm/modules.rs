@@ -95,6 +95,11 @@ fn build(dir: &Path, base: &Path, release: &str, image: &Path, modules: &Path, s
         std::fs::copy(image, &link).with_context(|| format!("copying {}", image.display()))?;
     }
     std::fs::write(tmp.join(STAMP), stamp)?;
+    if std::fs::read_to_string(base.join(STAMP)).ok().as_deref() == Some(stamp) {
+        // another run put the same copy in place meanwhile
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Ok(());
+    }
     // A stale copy goes first; a guest still reading it keeps its open files.
     let _ = std::fs::remove_dir_all(base);
     if std::fs::rename(&tmp, base).is_err() {

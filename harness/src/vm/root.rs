@@ -94,7 +94,11 @@ pub fn attach(req: &mut super::BootRequest, root: &Path, exe: &Path) -> Result<P
     req.rodirs.push((GUEST_BIN.into(), dir.to_path_buf()));
     // the decompressed copy of the module tree, beside this root in the cache
     let modules_cache = root.parent().unwrap_or(root).join(super::modules::CACHE_DIR);
-    req.kernel = super::modules::decompressed(&modules_cache, &req.kernel)?;
+    // (without it the boot still works, only slower: say so and go on)
+    match super::modules::decompressed(&modules_cache, &req.kernel) {
+        Ok(kernel) => req.kernel = kernel,
+        Err(e) => eprintln!("note: booting {} with its compressed modules: {e:#}", req.kernel.id),
+    }
     if let Some(modules) = req.kernel.modules.as_ref().and_then(|m| m.parent()) {
         req.rodirs.push((GUEST_MODULES.into(), modules.to_path_buf()));
     }
