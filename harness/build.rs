@@ -20,6 +20,7 @@ const PROGRAMS: &[&str] = &[
     "declared",
     "stackid",
     "user_ringbuf",
+    "cgroup_skb",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -23,6 +23,7 @@ fn column(op: &Op) -> &'static str {
         Op::Traffic { .. } => "traffic",
         Op::Info { .. } => "info",
         Op::Mmap { .. } => "mmap",
+        Op::Cgroup { .. } => "prog:cgroup_skb",
         Op::Prog { call, .. } => match call {
             ProgCall::Lookup { .. } | ProgCall::Update { .. } | ProgCall::Delete { .. } => "prog:keyed",
             ProgCall::Push { .. } | ProgCall::Pop | ProgCall::Peek { .. } => "prog:push/pop/peek",
@@ -52,6 +53,7 @@ const COLUMNS: &[&str] = &[
     "prog:for_each",
     "prog:lookup_percpu",
     "prog:get_stackid",
+    "prog:cgroup_skb",
     "traffic",
 ];
 

@@ -22,6 +22,13 @@ pub enum Shown {
     Map { map: String },
     /// A stack_trace map's value: how many of its frames are filled (non-zero).
     Stack { frames: u64 },
+    /// A cgroup_storage key of one of the case's cgroups: its name for the cgroup id
+    /// (which changes every run) and, in a 16-byte key, the attach type.
+    Cgroup {
+        cgroup: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attach_type: Option<String>,
+    },
 }
 
 impl Shown {
@@ -172,6 +179,14 @@ pub struct XdpCounts {
     pub redirect: u64,
 }
 
+/// What a `send_from_cgroup` child did: UDP packets it sent to its own socket over
+/// loopback, and how many arrived there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupPackets {
+    pub sent: u32,
+    pub received: u32,
+}
+
 /// A program the kernel refused to load: the errno and one line of the verifier log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadFailure {
@@ -230,6 +245,8 @@ pub enum Outcome {
     /// used: the case's view of the map would be wrong, and so would every buffer.
     Mismatch(String),
     Traffic(XdpCounts),
+    /// A `send_from_cgroup` step: `{cgroup_packets: {sent, received}}`.
+    CgroupPackets(CgroupPackets),
     /// An `info` step: the map as the kernel reports it.
     Info(Box<MapReport>),
     /// A step of a differential case (see the `oracle` module): the syscall's result and the
@@ -276,6 +293,9 @@ enum OutcomeRepr {
     Traffic {
         xdp_packets: XdpCounts,
     },
+    CgroupPackets {
+        cgroup_packets: CgroupPackets,
+    },
     Info {
         info: Box<MapReport>,
     },
@@ -315,6 +335,7 @@ impl From<Outcome> for OutcomeRepr {
             },
             Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
+            Outcome::CgroupPackets(cgroup_packets) => OutcomeRepr::CgroupPackets { cgroup_packets },
             Outcome::Info(info) => OutcomeRepr::Info { info },
             Outcome::Doors { agree, syscall, helper } => {
                 let pair = Box::new(DoorPair {
@@ -346,6 +367,7 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
             OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
+            OutcomeRepr::CgroupPackets { cgroup_packets } => Outcome::CgroupPackets(cgroup_packets),
             OutcomeRepr::Info { info } => Outcome::Info(info),
             OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
                 agree: true,

@@ -7,7 +7,9 @@
 //!   `be16 be32 be64` big-endian, `hex` bytes) whose widths add up to the declared size;
 //! - `{percpu: [1, 2]}` — one value per possible CPU (per-CPU maps only);
 //! - `{map_fd: inner}` — the fd of another map of the case (values of map-in-map maps);
-//! - `{fd: sock}` — the fd of one of the case's `objects:` (a socket, an interface…).
+//! - `{fd: sock}` — the fd of one of the case's `objects:` (a socket, an interface…);
+//! - `{cgroup: cg, attach_type: cgroup_inet_egress}` — a cgroup_storage key: the cgroup
+//!   object's id (8 bytes), or `struct bpf_cgroup_storage_key` (16) with the attach type.
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -21,6 +23,38 @@ pub enum Datum {
     MapFd(MapName),
     /// `{fd: NAME}`: the fd of one of the case's objects (see [`super::objects`]).
     Fd(ObjectName),
+    /// `{cgroup: NAME, attach_type?}`: a cgroup_storage key for a `cgroup` object.
+    CgroupKey(CgroupKey),
+}
+
+/// A cgroup_storage key: the cgroup's id (its cgroup v2 directory's inode number, what
+/// `cgroup_id()` returns) and, for the 16-byte `struct bpf_cgroup_storage_key
+/// {__u64 cgroup_inode_id; __u32 attach_type;}` (padded to 16: every matrix kernel's BTF),
+/// the attach type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupKey {
+    pub cgroup: ObjectName,
+    pub attach_type: Option<crate::uapi::AttachType>,
+}
+
+impl CgroupKey {
+    /// The key's bytes for a cgroup of id `id`, at `size` (8 or 16).
+    pub fn encode(&self, id: u64, size: usize) -> Result<Vec<u8>, String> {
+        let mut bytes = id.to_le_bytes().to_vec();
+        match (size, self.attach_type) {
+            (8, None) => {}
+            (16, Some(t)) => {
+                bytes.extend_from_slice(&t.0.to_le_bytes());
+                bytes.extend_from_slice(&[0; 4]);
+            }
+            (8, Some(_)) => return Err("an 8-byte cgroup_storage key is the cgroup id alone: no `attach_type`".into()),
+            (16, None) => {
+                return Err("a 16-byte cgroup_storage key (struct bpf_cgroup_storage_key) needs `attach_type`".into());
+            }
+            (other, _) => return Err(format!("a `cgroup:` key is 8 or 16 bytes, the map expects {other}")),
+        }
+        Ok(bytes)
+    }
 }
 
 /// `{fd: NAME}`: an object's name and its index in the case's `objects:`, set by validation
@@ -134,6 +168,8 @@ pub trait FdResolver {
     fn map_fd(&self, map: &MapName) -> Result<u32, String>;
     /// The fd of the named object (a socket, …), as the u32 fd-holding maps take.
     fn object_fd(&self, object: &ObjectName) -> Result<u32, String>;
+    /// The id of the named `cgroup` object (its directory's inode number).
+    fn cgroup_id(&self, object: &ObjectName) -> Result<u64, String>;
 }
 
 /// For checking sizes without a kernel: every map has a placeholder fd. Map names are
@@ -144,6 +180,9 @@ impl FdResolver for NoFds {
         Ok(0)
     }
     fn object_fd(&self, _: &ObjectName) -> Result<u32, String> {
+        Ok(0)
+    }
+    fn cgroup_id(&self, _: &ObjectName) -> Result<u64, String> {
         Ok(0)
     }
 }
@@ -180,6 +219,7 @@ impl Datum {
         match self {
             Datum::MapFd(m) => resolve_name("map", "map fd", m, declared.maps),
             Datum::Fd(o) => resolve_name("object", "`fd:`", o, declared.objects),
+            Datum::CgroupKey(k) => resolve_name("object", "`cgroup:`", &mut k.cgroup, declared.objects),
             Datum::PerCpu(values) => values.iter_mut().try_for_each(|v| v.resolve_names(declared)),
             Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) => Ok(()),
         }
@@ -189,6 +229,7 @@ impl Datum {
     pub fn objects(&self) -> Vec<usize> {
         match self {
             Datum::Fd(o) => o.index.into_iter().collect(),
+            Datum::CgroupKey(k) => k.cgroup.index.into_iter().collect(),
             Datum::PerCpu(values) => values.iter().flat_map(Datum::objects).collect(),
             Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) | Datum::MapFd(_) => Vec::new(),
         }
@@ -227,6 +268,7 @@ impl Datum {
             Datum::PerCpu(_) => Err("a per-CPU value (`percpu:`) is only valid for per-CPU maps".into()),
             Datum::MapFd(name) => int_bytes(fds.map_fd(name)? as i128, size, false),
             Datum::Fd(name) => int_bytes(fds.object_fd(name)? as i128, size, false),
+            Datum::CgroupKey(k) => k.encode(fds.cgroup_id(&k.cgroup)?, size),
         }
     }
 
@@ -235,6 +277,7 @@ impl Datum {
     pub fn encode_natural(&self, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         match self {
             Datum::Int(_) | Datum::MapFd(_) | Datum::Fd(_) => self.encode(8, fds),
+            Datum::CgroupKey(k) => self.encode(if k.attach_type.is_some() { 16 } else { 8 }, fds),
             Datum::Bytes(b) => Ok(b.clone()),
             Datum::Fields(fields) => {
                 let size = fields
@@ -261,7 +304,7 @@ impl Datum {
                 return Err(format!(
                     "per-CPU value has {} slots, the kernel has {ncpus} possible CPUs",
                     values.len()
-                ))
+                ));
             }
             plain => vec![plain; ncpus],
         };
@@ -308,12 +351,19 @@ impl fmt::Display for Datum {
             }
             Datum::MapFd(m) => write!(f, "fd({})", m.name),
             Datum::Fd(o) => write!(f, "fd({})", o.name),
+            Datum::CgroupKey(CgroupKey {
+                cgroup,
+                attach_type: None,
+            }) => write!(f, "cgroup({})", cgroup.name),
+            Datum::CgroupKey(CgroupKey {
+                cgroup,
+                attach_type: Some(t),
+            }) => write!(f, "cgroup({},{t})", cgroup.name),
         }
     }
 }
 
-const DATUM_FORMS: &str =
-    "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME} or {fd: OBJECT}";
+const DATUM_FORMS: &str = "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME}, {fd: OBJECT} or {cgroup: OBJECT, attach_type: …}";
 
 impl<'de> Deserialize<'de> for Datum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -374,10 +424,30 @@ impl<'de> Deserialize<'de> for Datum {
                         name: map.next_value::<String>()?,
                         index: None,
                     }),
+                    "cgroup" => {
+                        let cgroup = ObjectName {
+                            name: map.next_value::<String>()?,
+                            index: None,
+                        };
+                        let attach_type = match map.next_key::<String>()?.as_deref() {
+                            None => None,
+                            Some("attach_type") => {
+                                let name = map.next_value::<String>()?;
+                                let t = crate::uapi::ATTACH_TYPES.lookup(&name).map_err(de::Error::custom)?;
+                                Some(crate::uapi::AttachType(t as u32))
+                            }
+                            Some(other) => {
+                                return Err(de::Error::custom(format!(
+                                    "`{other}` after `cgroup`: expected `attach_type` or nothing"
+                                )));
+                            }
+                        };
+                        Datum::CgroupKey(CgroupKey { cgroup, attach_type })
+                    }
                     other => {
                         return Err(de::Error::custom(format!(
-                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd"
-                        )))
+                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd, cgroup"
+                        )));
                     }
                 };
                 if let Some(extra) = map.next_key::<String>()? {

@@ -9,7 +9,7 @@ pub mod render;
 mod steps;
 
 pub use data::Datum;
-pub use model::{Case, Expect, MapDef, MmapCall, Op, ProgCall, Step};
+pub use model::{Case, CgroupCall, CgroupRef, Expect, MapDef, MmapCall, Op, ProgCall, Step};
 pub use objects::{ObjectDef, ObjectKind};
 pub use parse::{parse_case, CaseError};
 

@@ -4,7 +4,7 @@ use super::btf::MapBtf;
 use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
 use crate::outcome::Ret;
-use crate::uapi::{ElemFlags, Errno, MapFlags, MapType, Prot};
+use crate::uapi::{AttachType, ElemFlags, Errno, MapFlags, MapType, Prot};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -187,6 +187,55 @@ pub enum Op {
         map: usize,
         call: MmapCall,
     },
+    /// A cgroup_skb program on a case's cgroup, traffic from it, or its test run.
+    Cgroup {
+        call: CgroupCall,
+    },
+}
+
+/// A cgroup_skb program and a case's `cgroup` object (README "Cgroup programs").
+#[derive(Debug, Clone)]
+pub enum CgroupCall {
+    /// Load `ebpf/cgroup_skb.c` bound to `map` and attach it (a BPF link) to `cgroup` at
+    /// `attach_type`; detached when the case ends, whatever happened.
+    Attach {
+        map: usize,
+        cgroup: CgroupRef,
+        attach_type: AttachType,
+    },
+    /// Drop the link an `Attach` with the same arguments made.
+    Detach {
+        map: usize,
+        cgroup: CgroupRef,
+        attach_type: AttachType,
+    },
+    /// A child process made in `cgroup` (clone3 CLONE_INTO_CGROUP) sends `packets` UDP
+    /// packets over loopback to a socket of its own, receives them, and exits.
+    Send { cgroup: CgroupRef, packets: u32 },
+    /// The same program bound to `map`, run `repeat` times by one BPF_PROG_TEST_RUN.
+    TestRun { map: usize, repeat: u32 },
+}
+
+/// A step's `cgroup:` object: its index in the case's `objects:` and its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupRef {
+    pub index: usize,
+    pub name: String,
+}
+
+impl CgroupCall {
+    fn describe(&self, m: &str) -> String {
+        match self {
+            CgroupCall::Attach {
+                cgroup, attach_type, ..
+            } => format!("attach_to_cgroup {} at {attach_type} counting in {m}", cgroup.name),
+            CgroupCall::Detach {
+                cgroup, attach_type, ..
+            } => format!("detach_from_cgroup {} at {attach_type} ({m})", cgroup.name),
+            CgroupCall::Send { cgroup, packets } => format!("send_from_cgroup {} packets={packets}", cgroup.name),
+            CgroupCall::TestRun { repeat, .. } => format!("cgroup_skb_test_run on {m} repeat={repeat}"),
+        }
+    }
 }
 
 /// What an mmap step does with the map's mapping.
@@ -319,10 +368,16 @@ impl ProgCall {
 }
 
 impl Op {
-    /// The map the step operates on. Every step kind today names one; a step on objects
-    /// alone (a socket send, …) would be `None`.
+    /// The map the step operates on; `None` for a step on objects alone
+    /// (`send_from_cgroup`).
     pub fn map(&self) -> Option<usize> {
         Some(match self {
+            Op::Cgroup {
+                call: CgroupCall::Send { .. },
+            } => return None,
+            Op::Cgroup {
+                call: CgroupCall::Attach { map, .. } | CgroupCall::Detach { map, .. } | CgroupCall::TestRun { map, .. },
+            } => *map,
             Op::Create { map }
             | Op::Update { map, .. }
             | Op::Lookup { map, .. }
@@ -388,6 +443,7 @@ impl Op {
             | Op::GetPinned { .. }
             | Op::GetById { .. }
             | Op::Info { .. }
+            | Op::Cgroup { .. }
             | Op::Mmap { .. } => Vec::new(),
         }
     }
@@ -442,6 +498,7 @@ impl Op {
             Op::GetById { .. } => format!("get_by_id {m}"),
             Op::Info { .. } => format!("info {m}"),
             Op::Mmap { call, .. } => call.describe(m),
+            Op::Cgroup { call } => call.describe(m),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! network namespace (see [`super::run_case`]), so they never reach the host's interfaces.
 use super::{HarnessError, Outcome};
 use crate::case::objects::Described;
-use crate::case::{ObjectDef, ObjectKind, Op};
+use crate::case::{CgroupCall, ObjectDef, ObjectKind, Op};
 use crate::uapi::Errno;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -47,6 +47,29 @@ impl Objects {
             Some(Some(fd)) => Ok(fd.as_raw_fd() as u32),
             Some(None) => Err(self.missing[index].clone()),
             None => Err(format!("object #{index} was not resolved by validation")),
+        }
+    }
+
+    /// The id of cgroup object `index`: its directory's inode number, which is the
+    /// kernfs node id `cgroup_id()` returns (64-bit inode numbers on x86-64).
+    pub(super) fn cgroup_id(&self, index: usize) -> Result<u64, String> {
+        let fd = self.raw(index).map_err(|e| match e {
+            Unmade::Needs(why) => why,
+            Unmade::Kernel(e) => e.to_string(),
+        })?;
+        // SAFETY: stat is plain data; fstat writes it whole on success.
+        let mut st: libc::stat = unsafe { zeroed() };
+        // SAFETY: fd is open for the life of this call; st is valid for writing.
+        check(unsafe { libc::fstat(fd, &mut st) }).map_err(|e| format!("fstat of a cgroup: {e}"))?;
+        Ok(st.st_ino)
+    }
+
+    /// The object's fd, borrowed (for calls that take one: attach, clone3).
+    pub(super) fn borrowed(&self, index: usize) -> Result<std::os::fd::BorrowedFd<'_>, String> {
+        use std::os::fd::AsFd;
+        match self.fds.get(index) {
+            Some(Some(fd)) => Ok(fd.as_fd()),
+            _ => Err(self.missing.get(index).cloned().unwrap_or_default()),
         }
     }
 
@@ -204,9 +227,25 @@ fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
     Ok(addr)
 }
 
-/// A step on objects alone (one that names no map). No step kind is one yet: every step
-/// names the map it operates on.
-pub(super) fn execute(op: &Op, _objects: &Objects) -> Result<Outcome, HarnessError> {
-    let step = op.describe(&[]);
-    Err(HarnessError::Setup(format!("`{step}` names no map and is no step on objects")))
+/// A step on objects alone (one that names no map): `send_from_cgroup`.
+pub(super) fn execute(op: &Op, objects: &Objects) -> Result<Outcome, HarnessError> {
+    match op {
+        Op::Cgroup {
+            call: CgroupCall::Send { cgroup, packets },
+        } => {
+            let fd = match objects.borrowed(cgroup.index) {
+                Ok(fd) => fd,
+                Err(why) => return Ok(Outcome::NotRun(why)),
+            };
+            Ok(match super::cgroup_send::send_from_cgroup(fd.as_raw_fd(), *packets) {
+                Ok(counts) => Outcome::CgroupPackets(counts),
+                Err(e) if e.raw_os_error().is_some() => Outcome::Errno(Errno::of(&e)),
+                Err(e) => return Err(HarnessError::Setup(e.to_string())),
+            })
+        }
+        _ => {
+            let step = op.describe(&[]);
+            Err(HarnessError::Setup(format!("`{step}` names no map and is no step on objects")))
+        }
+    }
 }

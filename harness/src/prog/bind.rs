@@ -20,7 +20,7 @@ use std::{
 };
 
 use aya::{
-    programs::{ProgramError, RawTracePoint, Xdp},
+    programs::{CgroupSkb, ProgramError, RawTracePoint, Xdp},
     Ebpf, EbpfLoader,
 };
 
@@ -164,6 +164,11 @@ pub(crate) fn load_bound(
         }
         ProgramKind::RawTracepoint => {
             let prog: &mut RawTracePoint = program.try_into().map_err(wrong_type)?;
+            prog.load().map_err(load_error)?;
+            prog.info()
+        }
+        ProgramKind::CgroupSkb => {
+            let prog: &mut CgroupSkb = program.try_into().map_err(wrong_type)?;
             prog.load().map_err(load_error)?;
             prog.info()
         }

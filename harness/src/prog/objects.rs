@@ -25,6 +25,8 @@ pub enum ProgramKind {
     Xdp,
     /// A raw tracepoint, run with BPF_PROG_TEST_RUN's zeroed argument context.
     RawTracepoint,
+    /// cgroup_skb: attached to a cgroup, or run with a frame under BPF_PROG_TEST_RUN.
+    CgroupSkb,
 }
 
 pub const KEYED: Object = Object {
@@ -82,9 +84,16 @@ pub const STACKID: Object = Object {
     kind: ProgramKind::RawTracepoint,
 };
 
-/// Every embedded object (the helper families and the traffic counter).
+pub const CGROUP_SKB: Object = Object {
+    elf: object!("cgroup_skb"),
+    program: "mc_cgroup_count",
+    map: "target",
+    kind: ProgramKind::CgroupSkb,
+};
+
+/// Every embedded object (the helper families, the traffic counter, the cgroup program).
 #[cfg(test)]
-pub const ALL: [Object; 9] = [
+pub const ALL: [Object; 10] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -94,6 +103,7 @@ pub const ALL: [Object; 9] = [
     USER_RINGBUF,
     XDP_STATS,
     STACKID,
+    CGROUP_SKB,
 ];
 
 pub fn for_family(family: Family) -> Object {
@@ -122,9 +132,9 @@ mod tests {
         // name, size: the `volatile const`s the harness sets (programs.rs, traffic.rs)
         let globals = [("VALUE_SIZE", 4), ("FILTER_DPORT", 2)];
         for object in ALL {
-            // The stack id program copies nothing out of its map: it has no global.
+            // The stack id and cgroup programs copy nothing out of their map: no global.
             let own = match object.kind {
-                ProgramKind::RawTracepoint => "",
+                ProgramKind::RawTracepoint | ProgramKind::CgroupSkb => "",
                 ProgramKind::Xdp if object.program == XDP_STATS.program => "FILTER_DPORT",
                 ProgramKind::Xdp => "VALUE_SIZE",
             };
