@@ -49,6 +49,9 @@ enum mc_op {
 	MC_OP_FOR_EACH = 8,
 	MC_OP_LOOKUP_PERCPU = 9,
 	MC_OP_USER_RINGBUF_DRAIN = 10,
+	MC_OP_REDIRECT_MAP = 11,
+	MC_OP_TAIL_CALL = 12,
+	MC_OP_PERF_EVENT_OUTPUT = 13,
 };
 
 struct mc_req {

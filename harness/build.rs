@@ -16,11 +16,16 @@ const PROGRAMS: &[&str] = &[
     "ringbuf",
     "for_each",
     "percpu_lookup",
+    "sockets",
     "xdp_stats",
     "declared",
     "stackid",
     "user_ringbuf",
     "cgroup_skb",
+    "redirect",
+    "tail_call",
+    "perf_output",
+    "fd_progs",
 ];
 
 fn fail(msg: &str) -> ! {

@@ -20,7 +20,9 @@ fn column(op: &Op) -> &'static str {
             "batch"
         }
         Op::Pin { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Close { .. } => "pin/get/close",
-        Op::Traffic { .. } => "traffic",
+        Op::Traffic { .. } | Op::Redirect { .. } => "traffic",
+        // A program attached to a socket map acts on real traffic (`send`), like `traffic`.
+        Op::AttachToMap { .. } | Op::Send(_) => "traffic",
         Op::Info { .. } => "info",
         Op::Mmap { .. } => "mmap",
         Op::Cgroup { .. } => "prog:cgroup_skb",
@@ -31,6 +33,9 @@ fn column(op: &Op) -> &'static str {
             ProgCall::ForEach { .. } => "prog:for_each",
             ProgCall::LookupPercpu { .. } => "prog:lookup_percpu",
             ProgCall::GetStackid { .. } => "prog:get_stackid",
+            ProgCall::RedirectMap { .. } => "prog:redirect_map",
+            ProgCall::TailCall { .. } => "prog:tail_call",
+            ProgCall::PerfEventOutput { .. } => "prog:perf_event_output",
         },
     }
 }
@@ -53,6 +58,9 @@ const COLUMNS: &[&str] = &[
     "prog:for_each",
     "prog:lookup_percpu",
     "prog:get_stackid",
+    "prog:redirect_map",
+    "prog:tail_call",
+    "prog:perf_event_output",
     "prog:cgroup_skb",
     "traffic",
 ];

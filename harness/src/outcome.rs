@@ -29,6 +29,17 @@ pub enum Shown {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attach_type: Option<String>,
     },
+    /// A socket map's lookup value: the socket cookie of the case's object of this name.
+    Cookie {
+        cookie: String,
+    },
+    /// A prog_array, devmap or cpumap value's program id, as the case's program object
+    /// it designates (`none` for no program).
+    Program { program: String },
+    /// A devmap value's interface index, as the case's veth (or `lo`) it designates.
+    Interface { ifindex: String },
+    /// A struct read back field by field: `[{ifindex: v}, {program: p}]`.
+    Fields(Vec<Shown>),
 }
 
 impl Shown {
@@ -187,6 +198,15 @@ pub struct CgroupPackets {
     pub received: u32,
 }
 
+/// Where the frames of a `redirect` step went: sent on the veth's peer, redirected by the
+/// XDP program on the veth back out to the peer (`at_peer`), or passed to the veth's stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameCounts {
+    pub sent: u64,
+    pub at_peer: u64,
+    pub passed: u64,
+}
+
 /// A program the kernel refused to load: the errno and one line of the verifier log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadFailure {
@@ -249,6 +269,9 @@ pub enum Outcome {
     CgroupPackets(CgroupPackets),
     /// An `info` step: the map as the kernel reports it.
     Info(Box<MapReport>),
+    /// `send`: the bytes (as text) that arrived on each watched object, by name.
+    Arrived(std::collections::BTreeMap<String, String>),
+    Frames(FrameCounts),
     /// A step of a differential case (see the `oracle` module): the syscall's result and the
     /// helper's on an identical map, and whether they agree once normalised. Written
     /// `{doors_agree: {syscall: …, helper: …}}` or `{doors_disagree: {…}}`.
@@ -299,6 +322,12 @@ enum OutcomeRepr {
     Info {
         info: Box<MapReport>,
     },
+    Arrived {
+        arrived: std::collections::BTreeMap<String, String>,
+    },
+    Frames {
+        frames: FrameCounts,
+    },
     DoorsAgree {
         doors_agree: Box<DoorPair>,
     },
@@ -337,6 +366,8 @@ impl From<Outcome> for OutcomeRepr {
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
             Outcome::CgroupPackets(cgroup_packets) => OutcomeRepr::CgroupPackets { cgroup_packets },
             Outcome::Info(info) => OutcomeRepr::Info { info },
+            Outcome::Arrived(arrived) => OutcomeRepr::Arrived { arrived },
+            Outcome::Frames(frames) => OutcomeRepr::Frames { frames },
             Outcome::Doors { agree, syscall, helper } => {
                 let pair = Box::new(DoorPair {
                     syscall: *syscall,
@@ -369,6 +400,8 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
             OutcomeRepr::CgroupPackets { cgroup_packets } => Outcome::CgroupPackets(cgroup_packets),
             OutcomeRepr::Info { info } => Outcome::Info(info),
+            OutcomeRepr::Arrived { arrived } => Outcome::Arrived(arrived),
+            OutcomeRepr::Frames { frames } => Outcome::Frames(frames),
             OutcomeRepr::DoorsAgree { doors_agree: p } => Outcome::Doors {
                 agree: true,
                 syscall: Box::new(p.syscall),
@@ -524,6 +557,19 @@ mod tests {
         );
         let back: Vec<Outcome> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, outcomes);
+    }
+
+    /// Socket maps: a lookup's cookie is shown as the object it belongs to, a `send` as
+    /// what arrived where.
+    #[test]
+    fn cookies_and_arrivals_round_trip() {
+        let outcomes = vec![
+            Outcome::Value(Shown::Cookie { cookie: "p".into() }),
+            Outcome::Arrived([("c1".to_string(), "ping".to_string()), ("p0".into(), String::new())].into()),
+        ];
+        let json = serde_json::to_string(&outcomes).unwrap();
+        assert_eq!(json, r#"[{"value":{"cookie":"p"}},{"arrived":{"c1":"ping","p0":""}}]"#);
+        assert_eq!(serde_json::from_str::<Vec<Outcome>>(&json).unwrap(), outcomes);
     }
 
     #[test]

@@ -283,6 +283,28 @@ impl MapFlags {
     }
 }
 
+// ---- socket maps: attach types and redirect flags (the `attach_to_map` step) ----
+
+/// `enum bpf_attach_type` values a program may be attached to a sockmap/sockhash with
+/// (BPF_PROG_ATTACH with the map as target): `sock_map_prog_update()` in net/core/sock_map.c.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct SockAttachType(pub u64);
+
+bit_table! { SockAttachType, SOCK_ATTACH_TYPES, "socket map attach type",
+    SK_SKB_STREAM_PARSER = 4, "sk_skb_stream_parser";
+    SK_SKB_STREAM_VERDICT = 5, "sk_skb_stream_verdict";
+    SK_MSG_VERDICT = 7, "sk_msg_verdict";
+    SK_SKB_VERDICT = 38, "sk_skb_verdict";
+}
+
+/// Flags of bpf_sk_redirect_map() and friends: `BPF_F_INGRESS` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct RedirectFlags(pub u64);
+
+bit_table! { RedirectFlags, REDIRECT_FLAGS, "redirect flag",
+    INGRESS = 1, "ingress";
+}
+
 impl ElemFlags {
     /// `noexist`, `exist|lock`, … (`any` for none).
     pub fn names(self) -> String {
@@ -503,6 +525,18 @@ mod tests {
         assert_eq!(ElemFlags(6).names(), "exist|lock");
         assert_eq!(RingbufFlags::NO_WAKEUP.0, g::BPF_RB_NO_WAKEUP as u64);
         assert_eq!(RingbufFlags::FORCE_WAKEUP.0, g::BPF_RB_FORCE_WAKEUP as u64);
+        use aya_obj::generated::bpf_attach_type as at;
+        assert_eq!(
+            SockAttachType::SK_SKB_STREAM_PARSER.0,
+            at::BPF_SK_SKB_STREAM_PARSER as u64
+        );
+        assert_eq!(
+            SockAttachType::SK_SKB_STREAM_VERDICT.0,
+            at::BPF_SK_SKB_STREAM_VERDICT as u64
+        );
+        assert_eq!(SockAttachType::SK_MSG_VERDICT.0, at::BPF_SK_MSG_VERDICT as u64);
+        assert_eq!(SockAttachType::SK_SKB_VERDICT.0, at::BPF_SK_SKB_VERDICT as u64);
+        assert_eq!(RedirectFlags::INGRESS.0, g::BPF_F_INGRESS as u64);
         assert_eq!(ElemFlags(0).names(), "any");
         assert_eq!(
             (Prot::READ.0 as i32, Prot::WRITE.0 as i32),

@@ -464,6 +464,23 @@ pub fn obj_pin(fd: BorrowedFd, path: &Path) -> io::Result<()> {
     sys_bpf(bpf_cmd::BPF_OBJ_PIN, &mut attr).map(|_| ())
 }
 
+/// BPF_PROG_ATTACH / BPF_PROG_DETACH of program `prog` to the object `target` (a socket
+/// map: `sock_map_get_from_fd()` / `sock_map_prog_detach()`) as `attach_type`.
+pub fn prog_attach(target: BorrowedFd, prog: BorrowedFd, attach_type: u32, detach: bool) -> io::Result<()> {
+    let mut attr = zeroed();
+    // SAFETY: writing plain integers into the prog attach/detach member of the union.
+    let u = unsafe { &mut attr.__bindgen_anon_5 };
+    u.__bindgen_anon_1.target_fd = target.as_raw_fd() as u32;
+    u.attach_bpf_fd = prog.as_raw_fd() as u32;
+    u.attach_type = attach_type;
+    let cmd = if detach {
+        bpf_cmd::BPF_PROG_DETACH
+    } else {
+        bpf_cmd::BPF_PROG_ATTACH
+    };
+    sys_bpf(cmd, &mut attr).map(|_| ())
+}
+
 pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
     let c = path_attr(path)?;
     let mut attr = zeroed();

@@ -7,7 +7,9 @@
 //!   `be16 be32 be64` big-endian, `hex` bytes) whose widths add up to the declared size;
 //! - `{percpu: [1, 2]}` — one value per possible CPU (per-CPU maps only);
 //! - `{map_fd: inner}` — the fd of another map of the case (values of map-in-map maps);
-//! - `{fd: sock}` — the fd of one of the case's `objects:` (a socket, an interface…);
+//! - `{fd: sock}` — the fd of one of the case's `objects:` (a socket, a program…);
+//! - `{ifindex: v}` — the interface index of a `veth` object (devmap values); in a field
+//!   list both take 4 bytes: `[{ifindex: v}, {fd: prog}]` is a `struct bpf_devmap_val`.
 //! - `{cgroup: cg, attach_type: cgroup_inet_egress}` — a cgroup_storage key: the cgroup
 //!   object's id (8 bytes), or `struct bpf_cgroup_storage_key` (16) with the attach type.
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -23,6 +25,8 @@ pub enum Datum {
     MapFd(MapName),
     /// `{fd: NAME}`: the fd of one of the case's objects (see [`super::objects`]).
     Fd(ObjectName),
+    /// `{ifindex: NAME}`: the interface index of a `veth` object.
+    Ifindex(ObjectName),
     /// `{cgroup: NAME, attach_type?}`: a cgroup_storage key for a `cgroup` object.
     CgroupKey(CgroupKey),
 }
@@ -79,9 +83,21 @@ pub enum Field {
         value: i128,
     },
     Bytes(Vec<u8>),
+    /// `{fd: NAME}` or `{ifindex: NAME}` in a field list: 4 bytes, little-endian.
+    Ref(Box<Datum>),
 }
 
-const FIELD_KINDS: &str = "u8, u16, u32, u64, be16, be32, be64, hex";
+impl Field {
+    fn width(&self) -> usize {
+        match self {
+            Field::Int { width, .. } => *width,
+            Field::Bytes(b) => b.len(),
+            Field::Ref(_) => 4,
+        }
+    }
+}
+
+const FIELD_KINDS: &str = "u8, u16, u32, u64, be16, be32, be64, hex, fd, ifindex";
 
 fn field_width(kind: &str) -> Option<(usize, bool)> {
     Some(match kind {
@@ -170,6 +186,8 @@ pub trait FdResolver {
     fn object_fd(&self, object: &ObjectName) -> Result<u32, String>;
     /// The id of the named `cgroup` object (its directory's inode number).
     fn cgroup_id(&self, object: &ObjectName) -> Result<u64, String>;
+    /// The interface index of the named object (a veth's first end).
+    fn object_ifindex(&self, object: &ObjectName) -> Result<u32, String>;
 }
 
 /// For checking sizes without a kernel: every map has a placeholder fd. Map names are
@@ -185,6 +203,9 @@ impl FdResolver for NoFds {
     fn cgroup_id(&self, _: &ObjectName) -> Result<u64, String> {
         Ok(0)
     }
+    fn object_ifindex(&self, _: &ObjectName) -> Result<u32, String> {
+        Ok(0)
+    }
 }
 
 /// The names a datum may refer to: the case's maps and objects, in declaration order.
@@ -192,6 +213,8 @@ impl FdResolver for NoFds {
 pub struct Declared<'a> {
     pub maps: &'a [&'a str],
     pub objects: &'a [&'a str],
+    /// Which objects are interfaces (what `{ifindex: NAME}` may name); empty: not checked.
+    pub interfaces: &'a [bool],
 }
 
 fn resolve_name(what: &str, form: &str, name: &mut MapName, names: &[&str]) -> Result<(), String> {
@@ -220,18 +243,36 @@ impl Datum {
             Datum::MapFd(m) => resolve_name("map", "map fd", m, declared.maps),
             Datum::Fd(o) => resolve_name("object", "`fd:`", o, declared.objects),
             Datum::CgroupKey(k) => resolve_name("object", "`cgroup:`", &mut k.cgroup, declared.objects),
+            Datum::Ifindex(o) => {
+                resolve_name("object", "`ifindex:`", o, declared.objects)?;
+                match o.index.and_then(|i| declared.interfaces.get(i)) {
+                    Some(false) => Err(format!("object `{}` is not a veth; `ifindex:` names one", o.name)),
+                    _ => Ok(()),
+                }
+            }
             Datum::PerCpu(values) => values.iter_mut().try_for_each(|v| v.resolve_names(declared)),
-            Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) => Ok(()),
+            Datum::Fields(fields) => fields.iter_mut().try_for_each(|f| match f {
+                Field::Ref(d) => d.resolve_names(declared),
+                Field::Int { .. } | Field::Bytes(_) => Ok(()),
+            }),
+            Datum::Int(_) | Datum::Bytes(_) => Ok(()),
         }
     }
 
     /// The objects (`{fd: NAME}`) this datum holds, by index.
     pub fn objects(&self) -> Vec<usize> {
         match self {
-            Datum::Fd(o) => o.index.into_iter().collect(),
+            Datum::Fd(o) | Datum::Ifindex(o) => o.index.into_iter().collect(),
             Datum::CgroupKey(k) => k.cgroup.index.into_iter().collect(),
             Datum::PerCpu(values) => values.iter().flat_map(Datum::objects).collect(),
-            Datum::Int(_) | Datum::Bytes(_) | Datum::Fields(_) | Datum::MapFd(_) => Vec::new(),
+            Datum::Fields(fields) => fields
+                .iter()
+                .flat_map(|f| match f {
+                    Field::Ref(d) => d.objects(),
+                    Field::Int { .. } | Field::Bytes(_) => Vec::new(),
+                })
+                .collect(),
+            Datum::Int(_) | Datum::Bytes(_) | Datum::MapFd(_) => Vec::new(),
         }
     }
 
@@ -257,6 +298,7 @@ impl Datum {
                             value,
                         } => out.extend(int_bytes(*value, *width, *big_endian)?),
                         Field::Bytes(b) => out.extend_from_slice(b),
+                        Field::Ref(d) => out.extend(d.encode(4, fds)?),
                     }
                 }
                 if out.len() == size {
@@ -269,6 +311,7 @@ impl Datum {
             Datum::MapFd(name) => int_bytes(fds.map_fd(name)? as i128, size, false),
             Datum::Fd(name) => int_bytes(fds.object_fd(name)? as i128, size, false),
             Datum::CgroupKey(k) => k.encode(fds.cgroup_id(&k.cgroup)?, size),
+            Datum::Ifindex(name) => int_bytes(fds.object_ifindex(name)? as i128, size, false),
         }
     }
 
@@ -276,19 +319,10 @@ impl Datum {
     /// integers take 8 bytes.
     pub fn encode_natural(&self, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         match self {
-            Datum::Int(_) | Datum::MapFd(_) | Datum::Fd(_) => self.encode(8, fds),
+            Datum::Int(_) | Datum::MapFd(_) | Datum::Fd(_) | Datum::Ifindex(_) => self.encode(8, fds),
             Datum::CgroupKey(k) => self.encode(if k.attach_type.is_some() { 16 } else { 8 }, fds),
             Datum::Bytes(b) => Ok(b.clone()),
-            Datum::Fields(fields) => {
-                let size = fields
-                    .iter()
-                    .map(|f| match f {
-                        Field::Int { width, .. } => *width,
-                        Field::Bytes(b) => b.len(),
-                    })
-                    .sum();
-                self.encode(size, fds)
-            }
+            Datum::Fields(fields) => self.encode(fields.iter().map(Field::width).sum(), fds),
             Datum::PerCpu(_) => Err("per-CPU data has no size of its own".into()),
         }
     }
@@ -341,6 +375,7 @@ impl fmt::Display for Datum {
                             value,
                         } => format!("u{}:{value}", width * 8),
                         Field::Bytes(b) => format!("hex:{}", to_hex(b)),
+                        Field::Ref(d) => d.to_string(),
                     })
                     .collect();
                 write!(f, "[{}]", parts.join(" "))
@@ -359,11 +394,12 @@ impl fmt::Display for Datum {
                 cgroup,
                 attach_type: Some(t),
             }) => write!(f, "cgroup({},{t})", cgroup.name),
+            Datum::Ifindex(o) => write!(f, "ifindex({})", o.name),
         }
     }
 }
 
-const DATUM_FORMS: &str = "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME}, {fd: OBJECT} or {cgroup: OBJECT, attach_type: …}";
+const DATUM_FORMS: &str = "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME}, {fd: OBJECT}, {ifindex: VETH} or {cgroup: OBJECT, attach_type: …}";
 
 impl<'de> Deserialize<'de> for Datum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -420,10 +456,7 @@ impl<'de> Deserialize<'de> for Datum {
                         name: map.next_value::<String>()?,
                         index: None,
                     }),
-                    "fd" => Datum::Fd(ObjectName {
-                        name: map.next_value::<String>()?,
-                        index: None,
-                    }),
+                    "fd" | "ifindex" => object_ref(&kind, map.next_value::<String>()?),
                     "cgroup" => {
                         let cgroup = ObjectName {
                             name: map.next_value::<String>()?,
@@ -446,8 +479,8 @@ impl<'de> Deserialize<'de> for Datum {
                     }
                     other => {
                         return Err(de::Error::custom(format!(
-                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd, cgroup"
-                        )));
+                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd, ifindex, cgroup"
+                        )))
                     }
                 };
                 if let Some(extra) = map.next_key::<String>()? {
@@ -462,6 +495,16 @@ impl<'de> Deserialize<'de> for Datum {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// `{fd: NAME}` or `{ifindex: NAME}`, by the key written.
+fn object_ref(kind: &str, name: String) -> Datum {
+    let name = ObjectName { name, index: None };
+    if kind == "fd" {
+        Datum::Fd(name)
+    } else {
+        Datum::Ifindex(name)
     }
 }
 
@@ -484,6 +527,8 @@ impl<'de> Deserialize<'de> for FieldDe {
                 };
                 let field = if kind == "hex" {
                     Field::Bytes(parse_hex(&map.next_value::<String>()?).map_err(de::Error::custom)?)
+                } else if kind == "fd" || kind == "ifindex" {
+                    Field::Ref(Box::new(object_ref(&kind, map.next_value::<String>()?)))
                 } else if let Some((width, big_endian)) = field_width(&kind) {
                     let value = map.next_value::<i128>()?;
                     int_bytes(value, width, false).map_err(de::Error::custom)?;

@@ -6,11 +6,12 @@ pub mod names;
 pub mod objects;
 pub mod parse;
 pub mod render;
+pub mod sockets;
 mod steps;
 
 pub use data::Datum;
 pub use model::{Case, CgroupCall, CgroupRef, Expect, MapDef, MmapCall, Op, ProgCall, Step};
-pub use objects::{ObjectDef, ObjectKind};
+pub use objects::{ObjectDef, ObjectKind, SocketKind};
 pub use parse::{parse_case, CaseError};
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 use super::btf::MapBtf;
 use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
+use super::sockets::{Attach, Send};
 use crate::outcome::Ret;
 use crate::uapi::{AttachType, ElemFlags, Errno, MapFlags, MapType, Prot};
 use std::fmt;
@@ -164,6 +165,16 @@ pub enum Op {
         map: usize,
         packets: u32,
     },
+    /// Frames sent on veth `dev`'s peer, redirected by an XDP program on `dev` with
+    /// bpf_redirect_map(map, key); counted where they arrive.
+    Redirect {
+        map: usize,
+        key: u32,
+        /// The veth object (index, and its name for labels).
+        dev: usize,
+        dev_name: String,
+        packets: u32,
+    },
     /// BPF_OBJ_PIN; a relative path is below the case's own folder on bpffs.
     Pin {
         map: usize,
@@ -187,6 +198,14 @@ pub enum Op {
         map: usize,
         call: MmapCall,
     },
+    /// Socket maps: a program of `ebpf/sockets.c` attached to the map (detached when the
+    /// case ends); see [`super::sockets`].
+    AttachToMap {
+        map: usize,
+        attach: Attach,
+    },
+    /// Bytes sent on one object and what arrives on others (a step on objects alone).
+    Send(Send),
     /// A cgroup_skb program on a case's cgroup, traffic from it, or its test run.
     Cgroup {
         call: CgroupCall,
@@ -337,6 +356,20 @@ pub enum ProgCall {
     UserRingbufDrain {
         flags: u64,
     },
+    /// bpf_redirect_map(key, flags): its return, an XDP action.
+    RedirectMap {
+        key: Datum,
+        flags: u64,
+    },
+    /// bpf_tail_call(key) through a prog_array: the run's XDP action.
+    TailCall {
+        key: Datum,
+    },
+    /// bpf_perf_event_output at `index` (None: BPF_F_CURRENT_CPU) with `data`.
+    PerfEventOutput {
+        data: Datum,
+        index: Option<u32>,
+    },
 }
 
 impl ProgCall {
@@ -363,6 +396,12 @@ impl ProgCall {
             ProgCall::LookupPercpu { key, cpu } => format!("lookup_percpu key={key} cpu={cpu}"),
             ProgCall::GetStackid { flags: f } => format!("get_stackid flags={f:#x}"),
             ProgCall::UserRingbufDrain { flags: f } => format!("user_ringbuf_drain flags={f}"),
+            ProgCall::RedirectMap { key, flags } => format!("redirect_map key={key} flags={flags}"),
+            ProgCall::TailCall { key } => format!("tail_call key={key}"),
+            ProgCall::PerfEventOutput { data, index } => match index {
+                Some(i) => format!("perf_event_output index={i} data={data}"),
+                None => format!("perf_event_output index=current_cpu data={data}"),
+            },
         }
     }
 }
@@ -378,6 +417,7 @@ impl Op {
             Op::Cgroup {
                 call: CgroupCall::Attach { map, .. } | CgroupCall::Detach { map, .. } | CgroupCall::TestRun { map, .. },
             } => *map,
+            Op::Send(_) => return None,
             Op::Create { map }
             | Op::Update { map, .. }
             | Op::Lookup { map, .. }
@@ -396,11 +436,13 @@ impl Op {
             | Op::DeleteBatch { map, .. }
             | Op::Prog { map, .. }
             | Op::Traffic { map, .. }
+            | Op::Redirect { map, .. }
             | Op::Pin { map, .. }
             | Op::GetPinned { map, .. }
             | Op::GetById { map }
             | Op::Info { map }
-            | Op::Mmap { map, .. } => *map,
+            | Op::Mmap { map, .. }
+            | Op::AttachToMap { map, .. } => *map,
         })
     }
 
@@ -417,7 +459,12 @@ impl Op {
             Op::UpdateBatch { entries, .. } => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
             Op::DeleteBatch { keys, .. } => keys.iter().collect(),
             Op::Prog { call, .. } => match call {
-                ProgCall::Lookup { key } | ProgCall::Delete { key } | ProgCall::LookupPercpu { key, .. } => vec![key],
+                ProgCall::Lookup { key }
+                | ProgCall::Delete { key }
+                | ProgCall::LookupPercpu { key, .. }
+                | ProgCall::RedirectMap { key, .. }
+                | ProgCall::TailCall { key } => vec![key],
+                ProgCall::PerfEventOutput { data, .. } => vec![data],
                 ProgCall::Update { key, value, .. } => vec![key, value],
                 ProgCall::Push { value, .. } => vec![value],
                 ProgCall::Peek { value } => value.iter().collect(),
@@ -439,12 +486,15 @@ impl Op {
             | Op::LookupBatch { .. }
             | Op::LookupAndDeleteBatch { .. }
             | Op::Traffic { .. }
+            | Op::Redirect { .. }
             | Op::Pin { .. }
             | Op::GetPinned { .. }
             | Op::GetById { .. }
             | Op::Info { .. }
             | Op::Cgroup { .. }
-            | Op::Mmap { .. } => Vec::new(),
+            | Op::Mmap { .. }
+            | Op::AttachToMap { .. }
+            | Op::Send(_) => Vec::new(),
         }
     }
 
@@ -493,12 +543,25 @@ impl Op {
             }
             Op::Prog { program, call, .. } => format!("prog[{program}] {} on {m}", call.describe()),
             Op::Traffic { packets, .. } => format!("traffic {packets} packets on lo counted in {m}"),
+            Op::Redirect {
+                key, dev_name, packets, ..
+            } => format!("redirect {packets} frames arriving on {dev_name} with {m} key={key}"),
             Op::Pin { path, .. } => format!("pin {m} at {path}"),
             Op::GetPinned { path, .. } => format!("get_pinned {m} from {path}"),
             Op::GetById { .. } => format!("get_by_id {m}"),
             Op::Info { .. } => format!("info {m}"),
             Op::Mmap { call, .. } => call.describe(m),
             Op::Cgroup { call } => call.describe(m),
+            Op::AttachToMap { attach: a, .. } => format!(
+                "attach_to_map {m} {} as {} redirect key={} flags={}",
+                a.program.name(),
+                crate::uapi::SOCK_ATTACH_TYPES.name(a.attach_type.0).unwrap_or("?"),
+                a.key,
+                crate::uapi::REDIRECT_FLAGS
+                    .name(a.flags.0)
+                    .map_or_else(|| a.flags.0.to_string(), str::to_string)
+            ),
+            Op::Send(send) => send.describe(),
         }
     }
 }

@@ -6,14 +6,16 @@
 //! flags, map references, errnos) and checks sizes and pin paths, using the `Spanned`
 //! locations kept for exactly that.
 use super::btf::{self, MapBtf};
-use super::data::{within_limit, Datum, Declared, NoFds, MAX_DATA_BYTES};
+use super::data::{within_limit, Datum, Declared, NoFds, ObjectName, MAX_DATA_BYTES};
 use super::model::{Case, CgroupCall, CgroupRef, Expect, MapDef, MmapCall, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
 use super::names::{
     Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, PROT, RINGBUF_FLAGS, STACKID_FLAGS,
 };
+use super::sockets;
 use super::steps::{self, CgroupAttach, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
 use crate::uapi::{AttachType, ElemFlags, Errno, MapFlags, MapType, Prot, ATTACH_TYPES};
+use crate::uapi::{RedirectFlags, SockAttachType, REDIRECT_FLAGS, SOCK_ATTACH_TYPES};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -290,9 +292,11 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
     let object_names: Vec<&str> = raw.objects.keys().map(|n| n.as_str()).collect();
     let objects = validate_objects(&mut errors, &raw);
     let names: Vec<&str> = raw.maps.keys().map(|n| n.as_str()).collect();
+    let interfaces: Vec<bool> = objects.iter().map(|o| o.kind.is_interface()).collect();
     let declared = Declared {
         maps: &names,
         objects: &object_names,
+        interfaces: &interfaces,
     };
     let mut maps = Vec::new();
     for (i, (name, spanned)) in raw.maps.iter().enumerate() {
@@ -446,7 +450,10 @@ fn validate_objects(errors: &mut Errors, raw: &RawCase) -> Vec<ObjectDef> {
     let mut objects: Vec<ObjectDef> = Vec::new();
     for (i, (name, spanned)) in raw.objects.iter().enumerate() {
         if raw.maps.contains_key(name) {
-            errors.at(spanned, format!("`{name}` names a map and an object; give them different names"));
+            errors.at(
+                spanned,
+                format!("`{name}` names a map and an object; give them different names"),
+            );
         }
         let made = &objects;
         let kind = objects::resolve(&spanned.value, |r, fits, what| {
@@ -454,7 +461,11 @@ fn validate_objects(errors: &mut Errors, raw: &RawCase) -> Vec<ObjectDef> {
                 Some(j) if j < i && fits(&made[j].kind) => Ok(j),
                 Some(j) if j < i => Err(format!("object `{}` is not {what}", r.value)),
                 Some(_) => Err(format!("object `{}` must be declared before `{name}`", r.value)),
-                None => Err(format!("unknown object `{}`, declared objects: {}", r.value, join(&names))),
+                None => Err(format!(
+                    "unknown object `{}`, declared objects: {}",
+                    r.value,
+                    join(&names)
+                )),
             }
         });
         let kind = match kind {
@@ -609,6 +620,13 @@ fn step_op(
             map: c.map(&a.map)?,
             packets: a.packets,
         },
+        RawOp::Redirect(a) => Op::Redirect {
+            map: c.map(&a.map)?,
+            key: a.key,
+            dev: c.interface(&a.dev)?,
+            dev_name: a.dev.value.clone(),
+            packets: a.packets,
+        },
         RawOp::Pin(a) => Op::Pin {
             map: c.map(&a.map)?,
             path: c.pin_path(&a.path)?,
@@ -705,6 +723,8 @@ fn step_op(
                 },
             )
         }
+        RawOp::AttachToMap(a) => c.attach_to_map(a)?,
+        RawOp::Send(a) => c.send(a)?,
     })
 }
 
@@ -792,16 +812,70 @@ impl Checker<'_, '_, '_> {
         Some(n.value)
     }
 
+    /// The index of the case's veth `name` (for steps that send on one).
+    fn interface(&mut self, name: &Spanned<String>) -> Option<usize> {
+        let found = self.object(name)?;
+        if self.names.interfaces.get(found) == Some(&false) {
+            self.errors.at(name, format!("object `{}` is not a veth", name.value));
+            return None;
+        }
+        Some(found)
+    }
+
     /// The index of the case's object `name` (for steps that name one).
     fn object(&mut self, name: &Spanned<String>) -> Option<usize> {
         let found = self.names.objects.iter().position(|n| *n == name.value);
         if found.is_none() {
             self.errors.at(
                 name,
-                format!("unknown object `{}`, declared objects: {}", name.value, join(self.names.objects)),
+                format!(
+                    "unknown object `{}`, declared objects: {}",
+                    name.value,
+                    join(self.names.objects)
+                ),
             );
         }
         found
+    }
+
+    /// `attach_to_map`: the attach type and redirect flags by name.
+    fn attach_to_map(&mut self, a: &sockets::RawAttach) -> Option<Op> {
+        let map = self.map(&a.map);
+        let program = sockets::SockProgram::from_name(&a.program.value);
+        if let Err(e) = &program {
+            self.errors.at(&a.program, e.clone());
+        }
+        let attach_type = SOCK_ATTACH_TYPES.lookup(&a.attach_type.value);
+        if let Err(e) = &attach_type {
+            self.errors.at(&a.attach_type, e.clone());
+        }
+        let flags = self.flags(&a.flags, &REDIRECT_FLAGS)?;
+        Some(Op::AttachToMap {
+            map: map?,
+            attach: sockets::Attach {
+                program: program.ok()?,
+                attach_type: SockAttachType(attach_type.ok()?),
+                key: a.key,
+                flags: RedirectFlags(flags),
+            },
+        })
+    }
+
+    /// `send`: the objects by name.
+    fn send(&mut self, a: &sockets::RawSend) -> Option<Op> {
+        let named = |c: &mut Self, name: &Spanned<String>| {
+            c.object(name).map(|i| ObjectName {
+                name: name.value.clone(),
+                index: Some(i),
+            })
+        };
+        let from = named(self, &a.from);
+        let watch: Vec<Option<ObjectName>> = a.watch.iter().map(|w| named(self, w)).collect();
+        Some(Op::Send(sockets::Send {
+            from: from?,
+            data: a.data.as_bytes().to_vec(),
+            watch: watch.into_iter().collect::<Option<Vec<_>>>()?,
+        }))
     }
 
     fn resolved_at<T>(&mut self, at: &Spanned<T>, datum: &Datum) -> Datum {
@@ -872,7 +946,9 @@ impl Checker<'_, '_, '_> {
 
     fn prog(&mut self, p: &RawProgOp) -> Option<Op> {
         let (map, program) = match p {
-            RawProgOp::Lookup(a) | RawProgOp::Delete(a) => (&a.map, &a.program),
+            RawProgOp::Lookup(a) | RawProgOp::Delete(a) | RawProgOp::TailCall(a) => (&a.map, &a.program),
+            RawProgOp::RedirectMap(a) => (&a.map, &a.program),
+            RawProgOp::PerfEventOutput(a) => (&a.map, &a.program),
             RawProgOp::Update(a) => (&a.map, &a.program),
             RawProgOp::Push(a) => (&a.map, &a.program),
             RawProgOp::RingbufOutput(a) => (&a.map, &a.program),
@@ -924,6 +1000,17 @@ impl Checker<'_, '_, '_> {
             },
             RawProgOp::UserRingbufDrain(a) => ProgCall::UserRingbufDrain {
                 flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,
+            },
+            RawProgOp::RedirectMap(a) => ProgCall::RedirectMap {
+                key: self.key(map, &a.key),
+                flags: a.flags,
+            },
+            RawProgOp::TailCall(a) => ProgCall::TailCall {
+                key: self.key(map, &a.key),
+            },
+            RawProgOp::PerfEventOutput(a) => ProgCall::PerfEventOutput {
+                data: self.value(map, &a.value, Use::Record),
+                index: a.index,
             },
         };
         Some(Op::Prog {
@@ -995,7 +1082,7 @@ steps:
     /// allowed comes from it, located at the offending mapping or key.
     #[test]
     fn serde_enforces_each_kinds_arguments() {
-        assert_eq!(steps::kinds().split(", ").count(), 32, "{}", steps::kinds());
+        assert_eq!(steps::kinds().split(", ").count(), 35, "{}", steps::kinds());
         let cases = [
             ("- update: {map: m, key: 1}", "`update` needs `value`"),
             (
@@ -1055,6 +1142,56 @@ steps:
             panic!("an update")
         };
         assert_eq!(value.objects(), [2]);
+        let again = parse_case(Path::new("t.yaml"), "t", &super::super::render::to_yaml(&case)).unwrap();
+        assert_eq!(again.objects, case.objects);
+        assert_eq!(format!("{:?}", again.steps), format!("{:?}", case.steps));
+    }
+
+    /// The socket kinds, `attach_to_map` and `send` resolve and round-trip like the rest.
+    #[test]
+    fn socket_objects_and_steps_resolve_and_round_trip() {
+        let text = "about: x\nsource: y\nmaps:\n  sm: {type: sockhash, key_size: 4, value_size: 8, max_entries: 2}\n\
+                    objects:\n  r: udp_reuseport\n  r2: {same_port: {as: r}}\n  u: unix_stream\n  v: {unix_peer: {of: u}}\n\
+                    \x20 c: {udp_connected: {to: r}}\n  t: tcp_unbound\n\
+                    steps:\n  - attach_to_map: {map: sm, program: sk_msg_redirect, attach_type: sk_msg_verdict, key: 3, flags: ingress}\n\
+                    \x20 - send: {from: v, data: \"hi\", watch: [u, c]}\n";
+        let case = parse_case(Path::new("t.yaml"), "t", text).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            case.objects[1].kind,
+            ObjectKind::Socket(super::super::SocketKind::SamePort { as_: 0 })
+        );
+        assert_eq!(case.steps[0].op.map(), Some(0));
+        assert_eq!(case.steps[1].op.map(), None);
+        assert_eq!(case.steps[1].op.describe(&case.maps), "send \"hi\" from v watching u,c");
+        let again = parse_case(Path::new("t.yaml"), "t", &super::super::render::to_yaml(&case)).unwrap();
+        assert_eq!(again.objects, case.objects);
+        assert_eq!(format!("{:?}", again.steps), format!("{:?}", case.steps));
+    }
+
+    /// Device, program and perf event objects, `{ifindex: v}` and references inside field
+    /// lists resolve, and render back to the same model.
+    #[test]
+    fn device_objects_and_struct_values_round_trip() {
+        let text = "about: x\nsource: y\nmaps:\n  dm: {type: devmap, key_size: 4, value_size: 8, max_entries: 2}\n\
+                    objects:\n  v: veth\n  s: {xsk: {dev: v, queue: 1}}\n  p: {program: xdp_devmap}\n  e: {perf_event: {cpu: 1}}\n\
+                    steps:\n  - update: {map: dm, key: 0, value: [{ifindex: v}, {fd: p}]}\n\
+                    \x20 - prog: {op: redirect_map, map: dm, key: 0, flags: 2}\n";
+        let case = parse_case(Path::new("t.yaml"), "t", text).unwrap_or_else(|e| panic!("{e:?}"));
+        let kinds: Vec<&ObjectKind> = case.objects.iter().map(|o| &o.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &ObjectKind::Veth,
+                &ObjectKind::Xsk { dev: 0, queue: 1 },
+                &ObjectKind::Program(super::super::objects::ProgKind::XdpDevmap),
+                &ObjectKind::PerfEvent { cpu: 1 }
+            ]
+        );
+        let Op::Update { value, .. } = &case.steps[0].op else {
+            panic!("an update")
+        };
+        assert_eq!(value.objects(), [0, 2]);
+        assert_eq!(case.steps[1].op.describe(&case.maps), "prog[a] redirect_map key=0 flags=2 on dm");
         let again = parse_case(Path::new("t.yaml"), "t", &super::super::render::to_yaml(&case)).unwrap();
         assert_eq!(again.objects, case.objects);
         assert_eq!(format!("{:?}", again.steps), format!("{:?}", case.steps));

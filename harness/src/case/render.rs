@@ -5,7 +5,9 @@
 use super::data::{Datum, Field};
 use super::model::{Case, CgroupCall, Expect, MapDef, MmapCall, Op, ProgCall};
 use crate::outcome::{to_hex, Ret};
-use crate::uapi::{ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, PROT, RINGBUF_FLAGS, STACKID_FLAGS};
+use crate::uapi::{
+    ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, PROT, REDIRECT_FLAGS, RINGBUF_FLAGS, SOCK_ATTACH_TYPES, STACKID_FLAGS,
+};
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn quoted(text: &str) -> String {
@@ -37,6 +39,7 @@ fn datum(d: &Datum) -> String {
                         value,
                     } => format!("{{{}{}: {value}}}", if *big_endian { "be" } else { "u" }, width * 8),
                     Field::Bytes(b) => format!("{{hex: \"{}\"}}", to_hex(b)),
+                    Field::Ref(d) => datum(d),
                 })
                 .collect();
             format!("[{}]", parts.join(", "))
@@ -51,6 +54,7 @@ fn datum(d: &Datum) -> String {
             None => format!("{{cgroup: {}}}", quoted(&k.cgroup.name)),
             Some(t) => format!("{{cgroup: {}, attach_type: {t}}}", quoted(&k.cgroup.name)),
         },
+        Datum::Ifindex(o) => format!("{{ifindex: {}}}", quoted(&o.name)),
     }
 }
 
@@ -113,7 +117,12 @@ fn expect(e: &Expect) -> String {
 
 /// `KIND: {ARGS}` of one operation.
 fn op(op: &Op, maps: &[MapDef]) -> String {
-    let mut args = Args(op.map().map(|m| format!("map: {}", quoted(&maps[m].name))).into_iter().collect());
+    let mut args = Args(
+        op.map()
+            .map(|m| format!("map: {}", quoted(&maps[m].name)))
+            .into_iter()
+            .collect(),
+    );
     let elem_flags = |f: &ElemFlags| (f.0 != 0).then(|| flag_list(f.0, &ELEM_FLAGS));
     let kind = match op {
         Op::Create { .. } => "create",
@@ -243,9 +252,34 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
             args.add("path", quoted(path));
             "pin"
         }
+        Op::Redirect {
+            key, dev_name, packets, ..
+        } => {
+            args.add("key", key.to_string());
+            args.add("dev", quoted(dev_name));
+            args.add("packets", packets.to_string());
+            "redirect"
+        }
         Op::GetPinned { path, .. } => {
             args.add("path", quoted(path));
             "get_pinned"
+        }
+        Op::AttachToMap { attach: a, .. } => {
+            args.add("program", a.program.name().into());
+            args.add(
+                "attach_type",
+                SOCK_ATTACH_TYPES.name(a.attach_type.0).unwrap_or("?").into(),
+            );
+            args.add("key", a.key.to_string());
+            args.opt("flags", (a.flags.0 != 0).then(|| flag_list(a.flags.0, &REDIRECT_FLAGS)));
+            "attach_to_map"
+        }
+        Op::Send(send) => {
+            args.add("from", quoted(&send.from.name));
+            args.add("data", quoted(&String::from_utf8_lossy(&send.data)));
+            let watch: Vec<String> = send.watch.iter().map(|o| quoted(&o.name)).collect();
+            args.add("watch", format!("[{}]", watch.join(", ")));
+            "send"
         }
         Op::Prog { program, call, .. } => {
             let flags = |f: u64, table: &Table| (f != 0).then(|| flag_list(f, table));
@@ -295,6 +329,20 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                 ProgCall::UserRingbufDrain { flags: f } => {
                     args.opt("flags", flags(*f, &RINGBUF_FLAGS));
                     "user_ringbuf_drain"
+                }
+                ProgCall::RedirectMap { key, flags: f } => {
+                    args.add("key", datum(key));
+                    args.add("flags", f.to_string());
+                    "redirect_map"
+                }
+                ProgCall::TailCall { key } => {
+                    args.add("key", datum(key));
+                    "tail_call"
+                }
+                ProgCall::PerfEventOutput { data, index } => {
+                    args.add("value", datum(data));
+                    args.opt("index", index.map(|i| i.to_string()));
+                    "perf_event_output"
                 }
             };
             args.add("program", quoted(program));

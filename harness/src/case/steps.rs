@@ -148,6 +148,15 @@ pub(super) struct Traffic {
     pub packets: u32,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Redirect {
+    pub map: Spanned<String>,
+    pub key: u32,
+    pub dev: Spanned<String>,
+    pub packets: u32,
+}
+
 /// pin and get_pinned.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,6 +250,7 @@ pub(super) enum RawOp {
     DeleteBatch(DeleteBatch),
     Prog(RawProg),
     Traffic(Traffic),
+    Redirect(Redirect),
     Pin(PinPath),
     GetPinned(PinPath),
     GetById(MapOnly),
@@ -255,6 +265,8 @@ pub(super) enum RawOp {
     DetachFromCgroup(CgroupAttach),
     SendFromCgroup(CgroupSend),
     CgroupSkbTestRun(CgroupTestRun),
+    AttachToMap(super::sockets::RawAttach),
+    Send(super::sockets::RawSend),
 }
 
 // ---- prog: `op` first, then the arguments of that helper ----
@@ -359,6 +371,30 @@ pub(super) struct ProgStackid {
     pub program: Option<String>,
 }
 
+/// redirect_map: a key and the fallback action in `flags` (an integer, default 0).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProgRedirect {
+    pub map: Spanned<String>,
+    pub key: Spanned<Datum>,
+    #[serde(default)]
+    pub flags: u64,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
+/// perf_event_output: the record and the map index (default BPF_F_CURRENT_CPU).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProgPerfOutput {
+    pub map: Spanned<String>,
+    pub value: Spanned<Datum>,
+    #[serde(default)]
+    pub index: Option<u32>,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
 /// The helper a `prog` step calls, by its `op:` name.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -374,6 +410,9 @@ pub(super) enum RawProgOp {
     LookupPercpu(ProgLookupPercpu),
     GetStackid(ProgStackid),
     UserRingbufDrain(ProgFlags),
+    RedirectMap(ProgRedirect),
+    TailCall(ProgKey),
+    PerfEventOutput(ProgPerfOutput),
 }
 
 /// A `prog` step's arguments: its `op`, and the rest deserialized as that op's struct.

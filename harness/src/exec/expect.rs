@@ -105,6 +105,12 @@ fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> 
     if let Datum::MapFd(m) = value {
         return Ok(Shown::Map { map: m.name.clone() });
     }
+    // A socket map's lookup shows the cookie of the object stored.
+    if let Datum::Fd(o) = value {
+        if super::sockets::holds_sockets(def.map_type) {
+            return Ok(Shown::Cookie { cookie: o.name.clone() });
+        }
+    }
     // Encoded as a step would send it, rendered as a lookup would show it.
     Ok(r.show_value(def, &r.encode_value(def, value)?))
 }

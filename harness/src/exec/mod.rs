@@ -6,9 +6,12 @@
 mod btf;
 mod cgroup_send;
 mod cgroups;
+mod devices;
 mod expect;
 mod mmap;
 mod objects;
+mod perf;
+mod sockets;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
@@ -158,6 +161,13 @@ impl FdResolver for Maps<'_> {
         self.objects.fd(i)
     }
 
+    fn object_ifindex(&self, object: &ObjectName) -> Result<u32, String> {
+        let i = object
+            .index
+            .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
+        self.objects.ifindex(i)
+    }
+
     fn cgroup_id(&self, object: &ObjectName) -> Result<u64, String> {
         let i = object
             .index
@@ -212,6 +222,8 @@ struct Runner<'c> {
     pin_tag: String,
     /// Absolute paths this case pinned a map at: removed with the case, like `pin_dir`.
     absolute_pins: Vec<PathBuf>,
+    /// Programs `attach_to_map` attached to socket maps: detached when the case ends.
+    attached: Vec<prog::sockets::AttachedProg>,
     harness_error: Option<String>,
     /// Each map's mmap(2) mapping (mmap steps), unmapped with the case at the latest.
     mappings: Vec<mmap::Memory>,
@@ -588,6 +600,7 @@ impl<'c> Runner<'c> {
             pin_dir: None,
             pin_tag,
             absolute_pins: Vec::new(),
+            attached: Vec::new(),
             harness_error: None,
             mappings: (0..n).map(|_| mmap::Memory::default()).collect(),
             cgroup_skbs: CgroupSkbs::default(),
@@ -631,6 +644,12 @@ impl Runner<'_> {
             // the kernel filled is a property of the kernel.
             let build_id = def.map_flags.0 & MapFlags::STACK_BUILD_ID.0 != 0;
             return Shown::from_stack(bytes, if build_id { 32 } else { 8 });
+        }
+        if sockets::holds_sockets(def.map_type) && bytes.len() == 8 {
+            return sockets::show_cookie(bytes, &self.maps.objects, &self.case.objects);
+        }
+        if let Some(shown) = devices::show_value(def, bytes, &self.maps.objects) {
+            return shown;
         }
         if def.is_map_in_map() && bytes.len() == 4 {
             // Syscall lookups of map-in-map return the inner map's id, which changes every run:
@@ -752,7 +771,7 @@ impl Runner<'_> {
             .data()
             .iter()
             .flat_map(|d| d.objects())
-            .find_map(|o| self.maps.objects.fd(o).err())
+            .find_map(|o| self.maps.objects.made_or_why(o).err())
         {
             return Outcome::NotRun(why);
         }
@@ -786,7 +805,16 @@ impl Runner<'_> {
             Err(e) => refused(e),
         };
         Ok(match op {
-            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } => unreachable!("handled by execute"),
+            Op::Create { .. } | Op::GetPinned { .. } | Op::GetById { .. } | Op::Send(_) => {
+                unreachable!("handled by execute")
+            }
+            Op::AttachToMap { attach, .. } => match sockets::attach(fd, def.map_type, attach) {
+                Ok(attached) => {
+                    self.attached.push(attached);
+                    Outcome::Ok
+                }
+                Err(outcome) => outcome,
+            },
             Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
             Op::Info { .. } => mmap::info(h),
             Op::Cgroup { call } => self.cgroup_skb(fd, call)?,
@@ -801,6 +829,25 @@ impl Runner<'_> {
                 }),
                 Err(e) => prog_error(e)?,
             },
+            Op::Redirect { key, dev, packets, .. } => {
+                let veth = match self.maps.objects.veth(*dev) {
+                    Ok(veth) => veth,
+                    Err(why) => return Ok(Outcome::NotRun(why)),
+                };
+                let loaded = match prog::redirect::load_redirect(&map_ref(&def, fd), *key) {
+                    Ok(loaded) => loaded,
+                    Err(e) => return prog_error(e),
+                };
+                let prog_fd = loaded.fd().map_err(|e| HarnessError::Program(e.to_string()))?;
+                // The kernel's refusal to attach is the step's result.
+                match devices::XdpAttached::attach(veth.ifindex, prog_fd.as_raw_fd()) {
+                    Ok(_attached) => match devices::send_and_count(veth, *packets) {
+                        Ok(counts) => Outcome::Frames(counts),
+                        Err(e) => return Err(HarnessError::Setup(format!("sending frames over {}: {e}", veth.name))),
+                    },
+                    Err(e) => errno_of(&e),
+                }
+            }
             Op::Pin { path, .. } => {
                 let path = self.pin_path(path)?;
                 let pinned = sys::obj_pin(fd, &path);
@@ -979,6 +1026,9 @@ impl Runner<'_> {
     /// One helper call by an XDP program bound to the map, through BPF_PROG_TEST_RUN.
     fn prog(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, call: &ProgCall) -> Result<Outcome, HarnessError> {
         let op = self.prog_op(def, call)?;
+        if let ProgOp::PerfEventOutput { .. } = op {
+            return self.perf_event_output(def, fd, program, &op);
+        }
         let programs = self.programs.entry(program.to_string()).or_default();
         let ringbuf = def.map_type == MapType::RINGBUF;
         match programs.run(&map_ref(def, fd), &op) {
@@ -1049,7 +1099,22 @@ impl Runner<'_> {
         let key = |k: &Datum| self.encode_key(def, k);
         let value = |v: &Datum| v.encode(size, &self.maps);
         let bloom = def.map_type == MapType::BLOOM_FILTER;
+        let sockets = sockets::holds_sockets(def.map_type);
         Ok(match call {
+            // A socket map's lookup returns a referenced socket: its own program releases it.
+            ProgCall::Lookup { key: k } if sockets => ProgOp::SockLookup { key: key(k)? },
+            ProgCall::Delete { key: k } if sockets => ProgOp::SockDelete { key: key(k)? },
+            // A program can only store a socket it holds: `value` is the key (of this map)
+            // whose socket is stored at `key`.
+            ProgCall::Update {
+                key: k,
+                value: source,
+                flags,
+            } if sockets => ProgOp::SockUpdate {
+                key: key(k)?,
+                source: key(source)?,
+                flags: *flags,
+            },
             ProgCall::Lookup { key: k } => ProgOp::Lookup { key: key(k)? },
             ProgCall::Update {
                 key: k,
@@ -1085,7 +1150,37 @@ impl Runner<'_> {
             },
             ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
             ProgCall::UserRingbufDrain { flags } => ProgOp::UserRingbufDrain { flags: *flags },
+            ProgCall::RedirectMap { key: k, flags } => ProgOp::RedirectMap {
+                key: key(k)?,
+                flags: *flags,
+            },
+            ProgCall::TailCall { key: k } => ProgOp::TailCall { key: key(k)? },
+            ProgCall::PerfEventOutput { data, index } => ProgOp::PerfEventOutput {
+                data: data.encode_natural(&self.maps)?,
+                flags: index.map_or(perf::BPF_F_CURRENT_CPU, u64::from),
+            },
         })
+    }
+
+    /// bpf_perf_event_output, then the record read back from the case's perf event rings
+    /// (each drained first, so only this run's record shows).
+    fn perf_event_output(&mut self, def: &MapDef, fd: BorrowedFd, program: &str, op: &ProgOp) -> Result<Outcome, HarnessError> {
+        self.maps.objects.perf_events().for_each(|p| drop(p.take_samples()));
+        let programs = self.programs.entry(program.to_string()).or_default();
+        match programs.run(&map_ref(def, fd), op) {
+            Ok(out) => Ok(Outcome::Prog {
+                ret: Ret(out.ret),
+                value: self
+                    .maps
+                    .objects
+                    .perf_events()
+                    .flat_map(|p| p.take_samples())
+                    .next()
+                    .map(|d| show_record(&d)),
+                sum: None,
+            }),
+            Err(e) => prog_error(e),
+        }
     }
 
     /// Iteration bound: a map cannot hold more keys than max_entries; a few more allow

@@ -4,22 +4,52 @@
 //! answers is the `make NAME` result. The fds are owned here and closed when the case's
 //! runner is dropped, whatever happened. Network objects live in the case's private
 //! network namespace (see [`super::run_case`]), so they never reach the host's interfaces.
+use super::devices::{self, Veth, Xsk};
+use super::perf::PerfEvent;
 use super::{HarnessError, Outcome};
-use crate::case::objects::Described;
+use crate::case::objects::{Described, ProgKind};
 use crate::case::{CgroupCall, ObjectDef, ObjectKind, Op};
+use crate::prog::fd_progs::FdProgram;
+use crate::prog::ProgError;
 use crate::uapi::Errno;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// The objects of one case: an fd for each one made, or why there is none.
+/// One object made: an fd (sockets), or a device, program or perf event that owns its
+/// fd and what else it needs (a mapping, a loaded object, an interface to delete).
+pub(super) enum Made {
+    Fd(OwnedFd),
+    Veth(Veth),
+    Xsk(Xsk),
+    Program(FdProgram),
+    Perf(PerfEvent),
+}
+
+impl Made {
+    fn fd(&self) -> Option<RawFd> {
+        match self {
+            Made::Fd(fd) => Some(fd.as_raw_fd()),
+            Made::Veth(_) => None,
+            Made::Xsk(x) => Some(x.fd.as_raw_fd()),
+            Made::Program(p) => Some(p.fd().as_raw_fd()),
+            Made::Perf(p) => Some(p.fd.as_raw_fd()),
+        }
+    }
+}
+
+/// The objects of one case: each one made, or why it is not.
 pub(super) struct Objects {
     // Declared first, so dropped first: the fds close before the folders and cgroups they
     // point into are removed.
-    fds: Vec<Option<OwnedFd>>,
+    fds: Vec<Option<Made>>,
     missing: Vec<String>,
+    names: Vec<String>,
     /// What the objects live in (temporary folders, cgroups), removed after the fds close.
     homes: Vec<Home>,
+    /// The other end of each unix socketpair made, by the object's index, until a
+    /// `unix_peer` takes it (closed with the case otherwise).
+    pub(super) peers: std::collections::HashMap<usize, OwnedFd>,
 }
 
 /// Where an object lives, removed when the case ends: held only for its `Drop` (the
@@ -33,20 +63,42 @@ impl Objects {
     pub(super) fn new(defs: &[ObjectDef]) -> Objects {
         Objects {
             fds: defs.iter().map(|_| None).collect(),
+            names: defs.iter().map(|o| o.name.clone()).collect(),
             missing: defs
                 .iter()
                 .map(|o| format!("object {} is not made yet", o.name))
                 .collect(),
             homes: Vec::new(),
+            peers: Default::default(),
         }
+    }
+
+    fn made(&self, index: usize) -> Result<&Made, String> {
+        match self.fds.get(index) {
+            Some(Some(made)) => Ok(made),
+            Some(None) => Err(self.missing[index].clone()),
+            None => Err(format!("object #{index} was not resolved by validation")),
+        }
+    }
+
+    /// `Err` (why) when object `index` was not made.
+    pub(super) fn made_or_why(&self, index: usize) -> Result<(), String> {
+        self.made(index).map(|_| ())
     }
 
     /// The fd of object `index`, as the u32 an fd-holding map takes.
     pub(super) fn fd(&self, index: usize) -> Result<u32, String> {
-        match self.fds.get(index) {
-            Some(Some(fd)) => Ok(fd.as_raw_fd() as u32),
-            Some(None) => Err(self.missing[index].clone()),
-            None => Err(format!("object #{index} was not resolved by validation")),
+        let made = self.made(index)?;
+        made.fd()
+            .map(|fd| fd as u32)
+            .ok_or_else(|| format!("object {} is a veth: it has no fd (`{{ifindex: NAME}}` is its index)", self.names[index]))
+    }
+
+    /// The interface index of object `index` (a veth's first end).
+    pub(super) fn ifindex(&self, index: usize) -> Result<u32, String> {
+        match self.made(index)? {
+            Made::Veth(v) => Ok(v.ifindex),
+            _ => Err(format!("object {} is not a veth", self.names[index])),
         }
     }
 
@@ -64,13 +116,30 @@ impl Objects {
         Ok(st.st_ino)
     }
 
-    /// The object's fd, borrowed (for calls that take one: attach, clone3).
+    /// The fd of a plain-fd object (a cgroup), borrowed (for calls that take one: attach,
+    /// clone3).
     pub(super) fn borrowed(&self, index: usize) -> Result<std::os::fd::BorrowedFd<'_>, String> {
         use std::os::fd::AsFd;
-        match self.fds.get(index) {
-            Some(Some(fd)) => Ok(fd.as_fd()),
-            _ => Err(self.missing.get(index).cloned().unwrap_or_default()),
+        match self.made(index)? {
+            Made::Fd(fd) => Ok(fd.as_fd()),
+            _ => Err(format!("object {} is not a cgroup", self.names[index])),
         }
+    }
+
+    /// The veth object `index`.
+    pub(super) fn veth(&self, index: usize) -> Result<&Veth, String> {
+        match self.made(index)? {
+            Made::Veth(v) => Ok(v),
+            _ => Err(format!("object {} is not a veth", self.names[index])),
+        }
+    }
+
+    /// The perf events of the case (where bpf_perf_event_output records are read back).
+    pub(super) fn perf_events(&self) -> impl Iterator<Item = &PerfEvent> {
+        self.fds.iter().filter_map(|m| match m {
+            Some(Made::Perf(p)) => Some(p),
+            _ => None,
+        })
     }
 
     /// Makes every object in order; returns each one's label and result.
@@ -79,9 +148,9 @@ impl Objects {
             .enumerate()
             .map(|(i, def)| {
                 let label = format!("make {} {}", def.name, Described(&def.kind, defs));
-                let result = match self.make(&def.kind) {
-                    Ok(fd) => {
-                        self.fds[i] = Some(fd);
+                let result = match self.make(i, &def.kind) {
+                    Ok(made) => {
+                        self.fds[i] = Some(made);
                         Outcome::Ok
                     }
                     Err(Unmade::Kernel(e)) => {
@@ -99,17 +168,36 @@ impl Objects {
             .collect()
     }
 
-    fn raw(&self, index: usize) -> Result<RawFd, Unmade> {
+    pub(super) fn raw(&self, index: usize) -> Result<RawFd, Unmade> {
         match self.fds.get(index) {
-            Some(Some(fd)) => Ok(fd.as_raw_fd()),
+            Some(Some(made)) => made.fd().ok_or_else(|| Unmade::Needs(format!("object #{index} has no fd"))),
             _ => Err(Unmade::Needs(
                 self.missing.get(index).cloned().unwrap_or_default(),
             )),
         }
     }
 
-    fn make(&mut self, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
+    fn make(&mut self, index: usize, kind: &ObjectKind) -> Result<Made, Unmade> {
         Ok(match kind {
+            ObjectKind::Veth => Made::Veth(Veth::make()?),
+            ObjectKind::Xsk { dev, queue } => {
+                let ifindex = self.ifindex(*dev).map_err(Unmade::Needs)?;
+                Made::Xsk(Xsk::make(ifindex, *queue)?)
+            }
+            ObjectKind::Program(kind) => match FdProgram::load(program_name(*kind)) {
+                Ok(p) => Made::Program(p),
+                Err(ProgError::Load { errno: Some(e), .. }) => return Err(Unmade::Kernel(io::Error::from_raw_os_error(e))),
+                Err(e) => return Err(Unmade::Needs(format!("loading the program: {e}"))),
+            },
+            ObjectKind::PerfEvent { cpu } => Made::Perf(PerfEvent::open(*cpu)?),
+            other => Made::Fd(self.make_fd(index, other)?),
+        })
+    }
+
+    /// The objects that are an fd and nothing else: sockets, a pidfd, a file, a cgroup.
+    fn make_fd(&mut self, index: usize, kind: &ObjectKind) -> Result<OwnedFd, Unmade> {
+        Ok(match kind {
+            ObjectKind::Socket(kind) => super::sockets::make(index, kind, self)?,
             ObjectKind::Udp => {
                 let fd = socket(libc::SOCK_DGRAM)?;
                 bind_loopback(&fd)?;
@@ -166,13 +254,44 @@ impl Objects {
                 self.homes.push(Home::Cgroup(cgroup));
                 dir?.into()
             }
+            other => return Err(Unmade::Needs(format!("{other:?} is not made by make_fd"))),
         })
+    }
+}
+
+/// The function of `ebpf/fd_progs.c` a `program:` object loads.
+fn program_name(kind: ProgKind) -> &'static str {
+    match kind {
+        ProgKind::Xdp => "mc_obj_xdp",
+        ProgKind::XdpDevmap => "mc_obj_xdp_devmap",
+        ProgKind::XdpCpumap => "mc_obj_xdp_cpumap",
+        ProgKind::SocketFilter => "mc_obj_socket_filter",
+    }
+}
+
+impl devices::Names for Objects {
+    fn interface(&self, ifindex: u32) -> String {
+        let veth = self.fds.iter().zip(&self.names).find_map(|(m, name)| match m {
+            Some(Made::Veth(v)) if v.ifindex == ifindex => Some(name.clone()),
+            Some(Made::Veth(v)) if v.peer_ifindex == ifindex => Some(format!("{name} peer")),
+            _ => None,
+        });
+        // Index 1 is lo in every network namespace.
+        veth.unwrap_or_else(|| if ifindex == 1 { "lo".into() } else { ifindex.to_string() })
+    }
+
+    fn program(&self, id: u32) -> String {
+        let program = self.fds.iter().zip(&self.names).find_map(|(m, name)| match m {
+            Some(Made::Program(p)) if p.id == id => Some(name.clone()),
+            _ => None,
+        });
+        program.unwrap_or_else(|| "(a program outside the case)".into())
     }
 }
 
 /// Why an object was not made: the kernel refused (a result), or what it is made from is
 /// missing.
-enum Unmade {
+pub(super) enum Unmade {
     Kernel(io::Error),
     Needs(String),
 }
@@ -183,7 +302,7 @@ impl From<io::Error> for Unmade {
     }
 }
 
-fn check(ret: i32) -> io::Result<i32> {
+pub(super) fn check(ret: i32) -> io::Result<i32> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -191,7 +310,7 @@ fn check(ret: i32) -> io::Result<i32> {
     }
 }
 
-fn socket(kind: i32) -> io::Result<OwnedFd> {
+pub(super) fn socket(kind: i32) -> io::Result<OwnedFd> {
     // SAFETY: a plain call; the fd is owned right after.
     let fd = check(unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: socket returned a new fd that nothing else owns.
@@ -206,7 +325,7 @@ fn loopback_any_port() -> libc::sockaddr_in {
     addr
 }
 
-fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
+pub(super) fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
     let addr = loopback_any_port();
     // SAFETY: addr is a valid sockaddr_in of the size given.
     check(unsafe {
@@ -219,7 +338,7 @@ fn bind_loopback(fd: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
+pub(super) fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
     let mut addr = loopback_any_port();
     let mut len = size_of::<libc::sockaddr_in>() as u32;
     // SAFETY: addr and len are valid for writing; the kernel writes at most len bytes.
@@ -227,9 +346,10 @@ fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
     Ok(addr)
 }
 
-/// A step on objects alone (one that names no map): `send_from_cgroup`.
+/// A step on objects alone (one that names no map): `send`.
 pub(super) fn execute(op: &Op, objects: &Objects) -> Result<Outcome, HarnessError> {
     match op {
+        Op::Send(send) => super::sockets::send(send, objects),
         Op::Cgroup {
             call: CgroupCall::Send { cgroup, packets },
         } => {
@@ -243,9 +363,11 @@ pub(super) fn execute(op: &Op, objects: &Objects) -> Result<Outcome, HarnessErro
                 Err(e) => return Err(HarnessError::Setup(e.to_string())),
             })
         }
-        _ => {
-            let step = op.describe(&[]);
-            Err(HarnessError::Setup(format!("`{step}` names no map and is no step on objects")))
+        other => {
+            let step = other.describe(&[]);
+            Err(HarnessError::Setup(format!(
+                "`{step}` names no map and is no step on objects"
+            )))
         }
     }
 }

@@ -11,10 +11,13 @@ pub mod bpffs;
 mod cgroup_skb;
 pub mod declared;
 mod error;
+pub mod fd_progs;
 pub mod netns;
 mod objects;
 mod programs;
+pub mod redirect;
 pub mod request;
+pub mod sockets;
 mod traffic;
 
 use std::os::fd::BorrowedFd;
@@ -55,6 +58,18 @@ pub enum Family {
     Stackid,
     /// bpf_user_ringbuf_drain (6.1+).
     UserRingbuf,
+    /// lookup (a referenced socket, released) on sockmap, sockhash and reuseport_sockarray.
+    SockLookup,
+    /// delete on the same.
+    SockDelete,
+    /// update on the same, with a socket a lookup in the map found.
+    SockUpdate,
+    /// bpf_redirect_map on devmap, devmap_hash, cpumap, xskmap (4.14+).
+    Redirect,
+    /// bpf_tail_call through a prog_array.
+    TailCall,
+    /// bpf_perf_event_output on a perf_event_array (XDP: 4.18+).
+    PerfOutput,
 }
 
 /// One helper call, executed by a test program on the bound map.
@@ -91,6 +106,21 @@ pub enum ProgOp {
     /// bpf_user_ringbuf_drain(flags). ret: records drained or -errno; sum: the sum of each
     /// record's first 8 (4, 2, 1) bytes; data: those bytes of the first record.
     UserRingbufDrain { flags: u64 },
+    /// bpf_map_lookup_elem on a socket map (then bpf_sk_release). ret: 1 found / 0 NULL.
+    SockLookup { key: Vec<u8> },
+    /// bpf_map_delete_elem on a socket map. ret: the helper's return.
+    SockDelete { key: Vec<u8> },
+    /// bpf_map_update_elem on a socket map with the socket found at `source` (a key of the
+    /// same map). ret: the helper's return.
+    SockUpdate { key: Vec<u8>, source: Vec<u8>, flags: u64 },
+    /// bpf_redirect_map(key, flags). ret: the helper's return (an XDP action).
+    RedirectMap { key: Vec<u8>, flags: u64 },
+    /// bpf_tail_call(key). ret: the run's XDP action — the callee's, or XDP_DROP when
+    /// the call fell through.
+    TailCall { key: Vec<u8> },
+    /// bpf_perf_event_output(flags, data). ret: the helper's return; the record is read
+    /// back by the caller, from the perf event's own ring.
+    PerfEventOutput { data: Vec<u8>, flags: u64 },
 }
 
 impl ProgOp {
@@ -105,6 +135,12 @@ impl ProgOp {
             Self::LookupPercpu { .. } => Family::PercpuLookup,
             Self::GetStackid { .. } => Family::Stackid,
             Self::UserRingbufDrain { .. } => Family::UserRingbuf,
+            Self::SockLookup { .. } => Family::SockLookup,
+            Self::SockDelete { .. } => Family::SockDelete,
+            Self::SockUpdate { .. } => Family::SockUpdate,
+            Self::RedirectMap { .. } => Family::Redirect,
+            Self::TailCall { .. } => Family::TailCall,
+            Self::PerfEventOutput { .. } => Family::PerfOutput,
         }
     }
 }

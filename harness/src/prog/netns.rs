@@ -33,6 +33,7 @@ pub fn bring_up(name: &str) -> std::io::Result<()> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: socket returned a new fd that nothing else owns.
     let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
     // SAFETY: ifreq is plain data; all-zero is a valid value.

@@ -27,6 +27,8 @@ pub enum ProgramKind {
     RawTracepoint,
     /// cgroup_skb: attached to a cgroup, or run with a frame under BPF_PROG_TEST_RUN.
     CgroupSkb,
+    /// sk_skb or sk_msg, attached to a socket map and run by traffic (never test-run).
+    SocketMap,
 }
 
 pub const KEYED: Object = Object {
@@ -71,6 +73,59 @@ pub const USER_RINGBUF: Object = Object {
     map: "target",
     kind: ProgramKind::Xdp,
 };
+/// `ebpf/sockets.c`: socket map lookup and delete from XDP (test run), and the sk_skb/sk_msg
+/// programs attached to socket maps (see [`socket_program`]).
+pub const SOCK_LOOKUP: Object = Object {
+    elf: object!("sockets"),
+    program: "mc_sock_lookup",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const SOCK_DELETE: Object = Object {
+    program: "mc_sock_delete",
+    ..SOCK_LOOKUP
+};
+pub const SOCK_UPDATE: Object = Object {
+    program: "mc_sock_update",
+    ..SOCK_LOOKUP
+};
+
+/// A program of `ebpf/sockets.c` by name (`mc_skb_redirect_map`, …), bound like the rest.
+pub fn socket_program(program: &'static str) -> Object {
+    Object {
+        program,
+        kind: ProgramKind::SocketMap,
+        ..SOCK_LOOKUP
+    }
+}
+pub const REDIRECT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const TAIL_CALL: Object = Object {
+    elf: object!("tail_call"),
+    program: "mc_tail_call",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+pub const PERF_OUTPUT: Object = Object {
+    elf: object!("perf_output"),
+    program: "mc_perf_output",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+/// The `redirect` step's program: same ELF as [`REDIRECT`], run on real frames.
+pub const REDIRECT_PKT: Object = Object {
+    elf: object!("redirect"),
+    program: "mc_redirect_pkt",
+    map: "target",
+    kind: ProgramKind::Xdp,
+};
+/// The programs a case declares as objects (`program: xdp`, …); no map.
+pub const FD_PROGS: &[u8] = object!("fd_progs");
+
 pub const XDP_STATS: Object = Object {
     elf: object!("xdp_stats"),
     program: "mc_xdp_stats",
@@ -93,7 +148,7 @@ pub const CGROUP_SKB: Object = Object {
 
 /// Every embedded object (the helper families, the traffic counter, the cgroup program).
 #[cfg(test)]
-pub const ALL: [Object; 10] = [
+pub const ALL: [Object; 17] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -101,9 +156,16 @@ pub const ALL: [Object; 10] = [
     FOR_EACH,
     PERCPU_LOOKUP,
     USER_RINGBUF,
+    SOCK_LOOKUP,
+    SOCK_DELETE,
+    SOCK_UPDATE,
     XDP_STATS,
     STACKID,
     CGROUP_SKB,
+    REDIRECT,
+    TAIL_CALL,
+    PERF_OUTPUT,
+    REDIRECT_PKT,
 ];
 
 pub fn for_family(family: Family) -> Object {
@@ -116,6 +178,12 @@ pub fn for_family(family: Family) -> Object {
         Family::PercpuLookup => PERCPU_LOOKUP,
         Family::Stackid => STACKID,
         Family::UserRingbuf => USER_RINGBUF,
+        Family::SockLookup => SOCK_LOOKUP,
+        Family::SockDelete => SOCK_DELETE,
+        Family::SockUpdate => SOCK_UPDATE,
+        Family::Redirect => REDIRECT,
+        Family::TailCall => TAIL_CALL,
+        Family::PerfOutput => PERF_OUTPUT,
     }
 }
 
@@ -125,8 +193,7 @@ mod tests {
     use std::collections::HashMap;
 
     /// Every object shares one loader, which keeps the globals of earlier loads (see
-    /// `bind::load_bound`): each object must declare its own globals and none of the
-    /// others', which are then passed as optional.
+    /// `bind::load_bound`): each object must declare the globals its loads set.
     #[test]
     fn each_object_declares_only_its_own_globals() {
         // name, size: the `volatile const`s the harness sets (programs.rs, traffic.rs)
@@ -134,7 +201,7 @@ mod tests {
         for object in ALL {
             // The stack id and cgroup programs copy nothing out of their map: no global.
             let own = match object.kind {
-                ProgramKind::RawTracepoint | ProgramKind::CgroupSkb => "",
+                ProgramKind::RawTracepoint | ProgramKind::SocketMap | ProgramKind::CgroupSkb => "",
                 ProgramKind::Xdp if object.program == XDP_STATS.program => "FILTER_DPORT",
                 ProgramKind::Xdp => "VALUE_SIZE",
             };
@@ -145,6 +212,27 @@ mod tests {
                 assert_eq!(declared, name == own, "{} and {name}", object.program);
             }
         }
+    }
+
+    /// The shared loader puts a global an earlier load set back to zero for the next
+    /// object (`bind::load_bound`): right only while zero is every global's default.
+    #[test]
+    fn every_global_defaults_to_zero() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ebpf");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("ebpf/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if !matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for line in text.lines().filter(|l| l.trim_start().starts_with("volatile const")) {
+                seen += 1;
+                let code = line.split("/*").next().unwrap_or(line).trim_end();
+                assert!(code.ends_with("= 0;"), "{}: {line}", path.display());
+            }
+        }
+        assert!(seen > 0, "no volatile const found in {}", dir.display());
     }
 
     /// The loader is told not to parse the kernel's BTF (see `bind::load_bound`): that is

@@ -39,6 +39,9 @@ pub enum OpCode {
     ForEach = 8,
     LookupPercpu = 9,
     UserRingbufDrain = 10,
+    RedirectMap = 11,
+    TailCall = 12,
+    PerfEventOutput = 13,
 }
 
 /// One request, before encoding.
