@@ -637,25 +637,22 @@ fn step_op(
         },
         RawOp::Prog(RawProg(p)) => c.prog(p)?,
         RawOp::Info(a) => Op::Info { map: c.map(&a.map)? },
-        RawOp::AttachToCgroup(a) => {
+        RawOp::AttachToCgroup(a) | RawOp::DetachFromCgroup(a) => {
             let (map, cgroup, attach_type) = c.cgroup_attach(a)?;
-            Op::Cgroup {
-                call: CgroupCall::Attach {
+            let call = if matches!(op, RawOp::AttachToCgroup(_)) {
+                CgroupCall::Attach {
                     map,
                     cgroup,
                     attach_type,
-                },
-            }
-        }
-        RawOp::DetachFromCgroup(a) => {
-            let (map, cgroup, attach_type) = c.cgroup_attach(a)?;
-            Op::Cgroup {
-                call: CgroupCall::Detach {
+                }
+            } else {
+                CgroupCall::Detach {
                     map,
                     cgroup,
                     attach_type,
-                },
-            }
+                }
+            };
+            Op::Cgroup { call }
         }
         RawOp::SendFromCgroup(a) => {
             let cgroup = c.cgroup(&a.cgroup)?;

@@ -137,8 +137,6 @@ struct Maps<'c> {
     missing: Vec<String>,
     /// The case's sockets and other objects (`objects:`), made before its maps.
     objects: objects::Objects,
-    /// The objects' names, in declaration order (for keys shown as a cgroup object).
-    object_names: Vec<String>,
 }
 
 impl FdResolver for Maps<'_> {
@@ -183,8 +181,8 @@ impl Maps<'_> {
         let storage = matches!(def.map_type, MapType::CGROUP_STORAGE | MapType::PERCPU_CGROUP_STORAGE);
         if storage && (bytes.len() == 8 || bytes.len() == 16) {
             let id = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-            let named = (0..self.object_names.len()).find(|i| self.objects.cgroup_id(*i).ok() == Some(id));
-            let Some(i) = named else {
+            let named = self.objects.cgroup_named(id);
+            let Some(name) = named else {
                 // Not a storage of the case's cgroups: a kernel returning bytes that are no
                 // key of this map (5.10's get_next_key past the last element reads the
                 // map's list head: kernel addresses, different every boot).
@@ -198,7 +196,7 @@ impl Maps<'_> {
                 crate::uapi::AttachType(t).to_string()
             });
             return Shown::Cgroup {
-                cgroup: self.object_names[i].clone(),
+                cgroup: name.to_string(),
                 attach_type,
             };
         }
@@ -592,7 +590,6 @@ impl<'c> Runner<'c> {
                     .map(|m| format!("map {} is not created yet", m.name))
                     .collect(),
                 objects: objects::Objects::new(&case.objects),
-                object_names: case.objects.iter().map(|o| o.name.clone()).collect(),
             },
             ids: vec![None; n],
             btfs: Vec::new(),

@@ -113,7 +113,22 @@ impl Objects {
         let mut st: libc::stat = unsafe { zeroed() };
         // SAFETY: fd is open for the life of this call; st is valid for writing.
         check(unsafe { libc::fstat(fd, &mut st) }).map_err(|e| format!("fstat of a cgroup: {e}"))?;
+        // SAFETY: statfs is plain data; fstatfs writes it whole on success.
+        let mut fs: libc::statfs = unsafe { zeroed() };
+        // SAFETY: as above.
+        check(unsafe { libc::fstatfs(fd, &mut fs) }).map_err(|e| format!("fstatfs of a cgroup: {e}"))?;
+        // Only a cgroup v2 directory's inode number is a cgroup id (CGROUP2_SUPER_MAGIC).
+        if fs.f_type != 0x6367_7270 {
+            return Err(format!("object {} is not a cgroup", self.names[index]));
+        }
         Ok(st.st_ino)
+    }
+
+    /// The name of the cgroup object whose id is `id`, if the case has one.
+    pub(super) fn cgroup_named(&self, id: u64) -> Option<&str> {
+        (0..self.names.len())
+            .find(|i| self.cgroup_id(*i).ok() == Some(id))
+            .map(|i| self.names[i].as_str())
     }
 
     /// The fd of a plain-fd object (a cgroup), borrowed (for calls that take one: attach,
