@@ -21,6 +21,7 @@ const PROGRAMS: &[&str] = &[
     "declared",
     "stackid",
     "user_ringbuf",
+    "cgroup_skb",
     "redirect",
     "tail_call",
     "perf_output",

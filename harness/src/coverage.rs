@@ -25,6 +25,7 @@ fn column(op: &Op) -> &'static str {
         Op::AttachToMap { .. } | Op::Send(_) => "traffic",
         Op::Info { .. } => "info",
         Op::Mmap { .. } => "mmap",
+        Op::Cgroup { .. } => "prog:cgroup_skb",
         Op::Prog { call, .. } => match call {
             ProgCall::Lookup { .. } | ProgCall::Update { .. } | ProgCall::Delete { .. } => "prog:keyed",
             ProgCall::Push { .. } | ProgCall::Pop | ProgCall::Peek { .. } => "prog:push/pop/peek",
@@ -60,6 +61,7 @@ const COLUMNS: &[&str] = &[
     "prog:redirect_map",
     "prog:tail_call",
     "prog:perf_event_output",
+    "prog:cgroup_skb",
     "traffic",
 ];
 

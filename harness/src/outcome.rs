@@ -22,6 +22,13 @@ pub enum Shown {
     Map { map: String },
     /// A stack_trace map's value: how many of its frames are filled (non-zero).
     Stack { frames: u64 },
+    /// A cgroup_storage key of one of the case's cgroups: its name for the cgroup id
+    /// (which changes every run) and, in a 16-byte key, the attach type.
+    Cgroup {
+        cgroup: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attach_type: Option<String>,
+    },
     /// A socket map's lookup value: the socket cookie of the case's object of this name.
     Cookie {
         cookie: String,
@@ -183,6 +190,14 @@ pub struct XdpCounts {
     pub redirect: u64,
 }
 
+/// What a `send_from_cgroup` child did: UDP packets it sent to its own socket over
+/// loopback, and how many arrived there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupPackets {
+    pub sent: u32,
+    pub received: u32,
+}
+
 /// Where the frames of a `redirect` step went: sent on the veth's peer, redirected by the
 /// XDP program on the veth back out to the peer (`at_peer`), or passed to the veth's stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +265,8 @@ pub enum Outcome {
     /// used: the case's view of the map would be wrong, and so would every buffer.
     Mismatch(String),
     Traffic(XdpCounts),
+    /// A `send_from_cgroup` step: `{cgroup_packets: {sent, received}}`.
+    CgroupPackets(CgroupPackets),
     /// An `info` step: the map as the kernel reports it.
     Info(Box<MapReport>),
     /// `send`: the bytes (as text) that arrived on each watched object, by name.
@@ -299,6 +316,9 @@ enum OutcomeRepr {
     Traffic {
         xdp_packets: XdpCounts,
     },
+    CgroupPackets {
+        cgroup_packets: CgroupPackets,
+    },
     Info {
         info: Box<MapReport>,
     },
@@ -344,6 +364,7 @@ impl From<Outcome> for OutcomeRepr {
             },
             Outcome::Mismatch(mismatch) => OutcomeRepr::Mismatch { mismatch },
             Outcome::Traffic(xdp_packets) => OutcomeRepr::Traffic { xdp_packets },
+            Outcome::CgroupPackets(cgroup_packets) => OutcomeRepr::CgroupPackets { cgroup_packets },
             Outcome::Info(info) => OutcomeRepr::Info { info },
             Outcome::Arrived(arrived) => OutcomeRepr::Arrived { arrived },
             Outcome::Frames(frames) => OutcomeRepr::Frames { frames },
@@ -377,6 +398,7 @@ impl TryFrom<OutcomeRepr> for Outcome {
             OutcomeRepr::RunFailed { run_failed } => Outcome::RunFailed(run_failed.parse()?),
             OutcomeRepr::Mismatch { mismatch } => Outcome::Mismatch(mismatch),
             OutcomeRepr::Traffic { xdp_packets } => Outcome::Traffic(xdp_packets),
+            OutcomeRepr::CgroupPackets { cgroup_packets } => Outcome::CgroupPackets(cgroup_packets),
             OutcomeRepr::Info { info } => Outcome::Info(info),
             OutcomeRepr::Arrived { arrived } => Outcome::Arrived(arrived),
             OutcomeRepr::Frames { frames } => Outcome::Frames(frames),

@@ -44,6 +44,34 @@ impl Table {
     }
 }
 
+/// `enum bpf_attach_type`: the cgroup_skb attach points a case can attach to (and the
+/// `attach_type` of a 16-byte cgroup_storage key). Values read from every matrix kernel's
+/// BTF (BPF_CGROUP_INET_INGRESS = 0, BPF_CGROUP_INET_EGRESS = 1) and checked in `tests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AttachType(pub u32);
+
+impl AttachType {
+    pub const CGROUP_INET_INGRESS: AttachType = AttachType(0);
+    pub const CGROUP_INET_EGRESS: AttachType = AttachType(1);
+}
+
+pub const ATTACH_TYPES: Table = Table {
+    what: "attach type",
+    entries: &[
+        ("cgroup_inet_ingress", AttachType::CGROUP_INET_INGRESS.0 as u64),
+        ("cgroup_inet_egress", AttachType::CGROUP_INET_EGRESS.0 as u64),
+    ],
+};
+
+impl fmt::Display for AttachType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match ATTACH_TYPES.name(self.0 as u64) {
+            Some(name) => f.write_str(name),
+            None => write!(f, "attach_type{}", self.0),
+        }
+    }
+}
+
 /// `enum bpf_map_type`. A newtype, not a Rust enum: the kernel may report a type this
 /// crate does not know (a map got from a pin or by id), and that must stay representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -400,6 +428,13 @@ mod tests {
     use super::*;
     use aya_obj::generated as g;
     use aya_obj::generated::bpf_map_type as t;
+
+    #[test]
+    fn attach_types_match_aya_obj_uapi() {
+        use aya_obj::generated::bpf_attach_type as a;
+        assert_eq!(AttachType::CGROUP_INET_INGRESS.0, a::BPF_CGROUP_INET_INGRESS as u32);
+        assert_eq!(AttachType::CGROUP_INET_EGRESS.0, a::BPF_CGROUP_INET_EGRESS as u32);
+    }
 
     #[test]
     fn map_types_match_aya_obj_uapi_and_the_kernels_btf() {

@@ -10,6 +10,8 @@
 //! - `{fd: sock}` — the fd of one of the case's `objects:` (a socket, a program…);
 //! - `{ifindex: v}` — the interface index of a `veth` object (devmap values); in a field
 //!   list both take 4 bytes: `[{ifindex: v}, {fd: prog}]` is a `struct bpf_devmap_val`.
+//! - `{cgroup: cg, attach_type: cgroup_inet_egress}` — a cgroup_storage key: the cgroup
+//!   object's id (8 bytes), or `struct bpf_cgroup_storage_key` (16) with the attach type.
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -25,6 +27,38 @@ pub enum Datum {
     Fd(ObjectName),
     /// `{ifindex: NAME}`: the interface index of a `veth` object.
     Ifindex(ObjectName),
+    /// `{cgroup: NAME, attach_type?}`: a cgroup_storage key for a `cgroup` object.
+    CgroupKey(CgroupKey),
+}
+
+/// A cgroup_storage key: the cgroup's id (its cgroup v2 directory's inode number, what
+/// `cgroup_id()` returns) and, for the 16-byte `struct bpf_cgroup_storage_key
+/// {__u64 cgroup_inode_id; __u32 attach_type;}` (padded to 16: every matrix kernel's BTF),
+/// the attach type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupKey {
+    pub cgroup: ObjectName,
+    pub attach_type: Option<crate::uapi::AttachType>,
+}
+
+impl CgroupKey {
+    /// The key's bytes for a cgroup of id `id`, at `size` (8 or 16).
+    pub fn encode(&self, id: u64, size: usize) -> Result<Vec<u8>, String> {
+        let mut bytes = id.to_le_bytes().to_vec();
+        match (size, self.attach_type) {
+            (8, None) => {}
+            (16, Some(t)) => {
+                bytes.extend_from_slice(&t.0.to_le_bytes());
+                bytes.extend_from_slice(&[0; 4]);
+            }
+            (8, Some(_)) => return Err("an 8-byte cgroup_storage key is the cgroup id alone: no `attach_type`".into()),
+            (16, None) => {
+                return Err("a 16-byte cgroup_storage key (struct bpf_cgroup_storage_key) needs `attach_type`".into());
+            }
+            (other, _) => return Err(format!("a `cgroup:` key is 8 or 16 bytes, the map expects {other}")),
+        }
+        Ok(bytes)
+    }
 }
 
 /// `{fd: NAME}`: an object's name and its index in the case's `objects:`, set by validation
@@ -150,6 +184,8 @@ pub trait FdResolver {
     fn map_fd(&self, map: &MapName) -> Result<u32, String>;
     /// The fd of the named object (a socket, …), as the u32 fd-holding maps take.
     fn object_fd(&self, object: &ObjectName) -> Result<u32, String>;
+    /// The id of the named `cgroup` object (its directory's inode number).
+    fn cgroup_id(&self, object: &ObjectName) -> Result<u64, String>;
     /// The interface index of the named object (a veth's first end).
     fn object_ifindex(&self, object: &ObjectName) -> Result<u32, String>;
 }
@@ -162,6 +198,9 @@ impl FdResolver for NoFds {
         Ok(0)
     }
     fn object_fd(&self, _: &ObjectName) -> Result<u32, String> {
+        Ok(0)
+    }
+    fn cgroup_id(&self, _: &ObjectName) -> Result<u64, String> {
         Ok(0)
     }
     fn object_ifindex(&self, _: &ObjectName) -> Result<u32, String> {
@@ -203,6 +242,7 @@ impl Datum {
         match self {
             Datum::MapFd(m) => resolve_name("map", "map fd", m, declared.maps),
             Datum::Fd(o) => resolve_name("object", "`fd:`", o, declared.objects),
+            Datum::CgroupKey(k) => resolve_name("object", "`cgroup:`", &mut k.cgroup, declared.objects),
             Datum::Ifindex(o) => {
                 resolve_name("object", "`ifindex:`", o, declared.objects)?;
                 match o.index.and_then(|i| declared.interfaces.get(i)) {
@@ -223,6 +263,7 @@ impl Datum {
     pub fn objects(&self) -> Vec<usize> {
         match self {
             Datum::Fd(o) | Datum::Ifindex(o) => o.index.into_iter().collect(),
+            Datum::CgroupKey(k) => k.cgroup.index.into_iter().collect(),
             Datum::PerCpu(values) => values.iter().flat_map(Datum::objects).collect(),
             Datum::Fields(fields) => fields
                 .iter()
@@ -269,6 +310,7 @@ impl Datum {
             Datum::PerCpu(_) => Err("a per-CPU value (`percpu:`) is only valid for per-CPU maps".into()),
             Datum::MapFd(name) => int_bytes(fds.map_fd(name)? as i128, size, false),
             Datum::Fd(name) => int_bytes(fds.object_fd(name)? as i128, size, false),
+            Datum::CgroupKey(k) => k.encode(fds.cgroup_id(&k.cgroup)?, size),
             Datum::Ifindex(name) => int_bytes(fds.object_ifindex(name)? as i128, size, false),
         }
     }
@@ -278,6 +320,7 @@ impl Datum {
     pub fn encode_natural(&self, fds: &dyn FdResolver) -> Result<Vec<u8>, String> {
         match self {
             Datum::Int(_) | Datum::MapFd(_) | Datum::Fd(_) | Datum::Ifindex(_) => self.encode(8, fds),
+            Datum::CgroupKey(k) => self.encode(if k.attach_type.is_some() { 16 } else { 8 }, fds),
             Datum::Bytes(b) => Ok(b.clone()),
             Datum::Fields(fields) => self.encode(fields.iter().map(Field::width).sum(), fds),
             Datum::PerCpu(_) => Err("per-CPU data has no size of its own".into()),
@@ -295,7 +338,7 @@ impl Datum {
                 return Err(format!(
                     "per-CPU value has {} slots, the kernel has {ncpus} possible CPUs",
                     values.len()
-                ))
+                ));
             }
             plain => vec![plain; ncpus],
         };
@@ -343,13 +386,20 @@ impl fmt::Display for Datum {
             }
             Datum::MapFd(m) => write!(f, "fd({})", m.name),
             Datum::Fd(o) => write!(f, "fd({})", o.name),
+            Datum::CgroupKey(CgroupKey {
+                cgroup,
+                attach_type: None,
+            }) => write!(f, "cgroup({})", cgroup.name),
+            Datum::CgroupKey(CgroupKey {
+                cgroup,
+                attach_type: Some(t),
+            }) => write!(f, "cgroup({},{t})", cgroup.name),
             Datum::Ifindex(o) => write!(f, "ifindex({})", o.name),
         }
     }
 }
 
-const DATUM_FORMS: &str =
-    "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME}, {fd: OBJECT} or {ifindex: VETH}";
+const DATUM_FORMS: &str = "an integer, {hex: \"..\"}, a list of fields like [{u32: 1}, {be16: 2}], {percpu: [..]}, {map_fd: NAME}, {fd: OBJECT}, {ifindex: VETH} or {cgroup: OBJECT, attach_type: …}";
 
 impl<'de> Deserialize<'de> for Datum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -407,9 +457,29 @@ impl<'de> Deserialize<'de> for Datum {
                         index: None,
                     }),
                     "fd" | "ifindex" => object_ref(&kind, map.next_value::<String>()?),
+                    "cgroup" => {
+                        let cgroup = ObjectName {
+                            name: map.next_value::<String>()?,
+                            index: None,
+                        };
+                        let attach_type = match map.next_key::<String>()?.as_deref() {
+                            None => None,
+                            Some("attach_type") => {
+                                let name = map.next_value::<String>()?;
+                                let t = crate::uapi::ATTACH_TYPES.lookup(&name).map_err(de::Error::custom)?;
+                                Some(crate::uapi::AttachType(t as u32))
+                            }
+                            Some(other) => {
+                                return Err(de::Error::custom(format!(
+                                    "`{other}` after `cgroup`: expected `attach_type` or nothing"
+                                )));
+                            }
+                        };
+                        Datum::CgroupKey(CgroupKey { cgroup, attach_type })
+                    }
                     other => {
                         return Err(de::Error::custom(format!(
-                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd, ifindex"
+                            "unknown value form `{other}`, expected one of: hex, percpu, map_fd, map, fd, ifindex, cgroup"
                         )))
                     }
                 };

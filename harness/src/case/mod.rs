@@ -10,7 +10,7 @@ pub mod sockets;
 mod steps;
 
 pub use data::Datum;
-pub use model::{Case, Expect, MapDef, MmapCall, Op, ProgCall, Step};
+pub use model::{Case, CgroupCall, CgroupRef, Expect, MapDef, MmapCall, Op, ProgCall, Step};
 pub use objects::{ObjectDef, ObjectKind, SocketKind};
 pub use parse::{parse_case, CaseError};
 

@@ -5,7 +5,7 @@ use super::data::{Datum, Declared};
 use super::objects::ObjectDef;
 use super::sockets::{Attach, Send};
 use crate::outcome::Ret;
-use crate::uapi::{ElemFlags, Errno, MapFlags, MapType, Prot};
+use crate::uapi::{AttachType, ElemFlags, Errno, MapFlags, MapType, Prot};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -206,6 +206,55 @@ pub enum Op {
     },
     /// Bytes sent on one object and what arrives on others (a step on objects alone).
     Send(Send),
+    /// A cgroup_skb program on a case's cgroup, traffic from it, or its test run.
+    Cgroup {
+        call: CgroupCall,
+    },
+}
+
+/// A cgroup_skb program and a case's `cgroup` object (README "Cgroup programs").
+#[derive(Debug, Clone)]
+pub enum CgroupCall {
+    /// Load `ebpf/cgroup_skb.c` bound to `map` and attach it (a BPF link) to `cgroup` at
+    /// `attach_type`; detached when the case ends, whatever happened.
+    Attach {
+        map: usize,
+        cgroup: CgroupRef,
+        attach_type: AttachType,
+    },
+    /// Drop the link an `Attach` with the same arguments made.
+    Detach {
+        map: usize,
+        cgroup: CgroupRef,
+        attach_type: AttachType,
+    },
+    /// A child process made in `cgroup` (clone3 CLONE_INTO_CGROUP) sends `packets` UDP
+    /// packets over loopback to a socket of its own, receives them, and exits.
+    Send { cgroup: CgroupRef, packets: u32 },
+    /// The same program bound to `map`, run `repeat` times by one BPF_PROG_TEST_RUN.
+    TestRun { map: usize, repeat: u32 },
+}
+
+/// A step's `cgroup:` object: its index in the case's `objects:` and its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupRef {
+    pub index: usize,
+    pub name: String,
+}
+
+impl CgroupCall {
+    fn describe(&self, m: &str) -> String {
+        match self {
+            CgroupCall::Attach {
+                cgroup, attach_type, ..
+            } => format!("attach_to_cgroup {} at {attach_type} counting in {m}", cgroup.name),
+            CgroupCall::Detach {
+                cgroup, attach_type, ..
+            } => format!("detach_from_cgroup {} at {attach_type} ({m})", cgroup.name),
+            CgroupCall::Send { cgroup, packets } => format!("send_from_cgroup {} packets={packets}", cgroup.name),
+            CgroupCall::TestRun { repeat, .. } => format!("cgroup_skb_test_run on {m} repeat={repeat}"),
+        }
+    }
 }
 
 /// What an mmap step does with the map's mapping.
@@ -358,10 +407,16 @@ impl ProgCall {
 }
 
 impl Op {
-    /// The map the step operates on. Every step kind today names one; a step on objects
-    /// alone (a socket send, …) would be `None`.
+    /// The map the step operates on; `None` for a step on objects alone
+    /// (`send_from_cgroup`).
     pub fn map(&self) -> Option<usize> {
         Some(match self {
+            Op::Cgroup {
+                call: CgroupCall::Send { .. },
+            } => return None,
+            Op::Cgroup {
+                call: CgroupCall::Attach { map, .. } | CgroupCall::Detach { map, .. } | CgroupCall::TestRun { map, .. },
+            } => *map,
             Op::Send(_) => return None,
             Op::Create { map }
             | Op::Update { map, .. }
@@ -436,6 +491,7 @@ impl Op {
             | Op::GetPinned { .. }
             | Op::GetById { .. }
             | Op::Info { .. }
+            | Op::Cgroup { .. }
             | Op::Mmap { .. }
             | Op::AttachToMap { .. }
             | Op::Send(_) => Vec::new(),
@@ -495,6 +551,7 @@ impl Op {
             Op::GetById { .. } => format!("get_by_id {m}"),
             Op::Info { .. } => format!("info {m}"),
             Op::Mmap { call, .. } => call.describe(m),
+            Op::Cgroup { call } => call.describe(m),
             Op::AttachToMap { attach: a, .. } => format!(
                 "attach_to_map {m} {} as {} redirect key={} flags={}",
                 a.program.name(),

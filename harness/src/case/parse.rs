@@ -7,14 +7,14 @@
 //! locations kept for exactly that.
 use super::btf::{self, MapBtf};
 use super::data::{within_limit, Datum, Declared, NoFds, ObjectName, MAX_DATA_BYTES};
-use super::model::{Case, Expect, MapDef, MmapCall, Op, ProgCall, Step};
+use super::model::{Case, CgroupCall, CgroupRef, Expect, MapDef, MmapCall, Op, ProgCall, Step};
 use super::objects::{self, ObjectDef, ObjectKind, RawObject};
 use super::names::{
     Table, DECLARED_MAPS, ELEM_FLAGS, ERRNOS, MAP_FLAGS, MAP_TYPES, PROT, RINGBUF_FLAGS, STACKID_FLAGS,
 };
 use super::sockets;
-use super::steps::{self, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
-use crate::uapi::{ElemFlags, Errno, MapFlags, MapType, Prot};
+use super::steps::{self, CgroupAttach, KeyValue, Names, RawOp, RawProg, RawProgOp, RawStep};
+use crate::uapi::{AttachType, ElemFlags, Errno, MapFlags, MapType, Prot, ATTACH_TYPES};
 use crate::uapi::{RedirectFlags, SockAttachType, REDIRECT_FLAGS, SOCK_ATTACH_TYPES};
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -95,7 +95,7 @@ impl<'de> Deserialize<'de> for Expect {
                         other => {
                             return Err(de::Error::custom(format!(
                                 "unknown expectation `{other}`, expected one of: value, key, entries, ret"
-                            )))
+                            )));
                         }
                     }
                 }
@@ -176,7 +176,7 @@ fn unclosed_flow(text: &str) -> Option<(u64, u64, bool, Option<u64>)> {
                 '#' if j == 0
                     || row[..row.char_indices().nth(j).map_or(0, |(b, _)| b)].ends_with(char::is_whitespace) =>
                 {
-                    break
+                    break;
                 }
                 '"' | '\'' if value_start => quote = Some(ch),
                 '{' | '[' if !open.is_empty() || value_start => {
@@ -386,7 +386,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             }
             expect
         });
-        if let Some(op) = step_op(&mut errors, declared, &maps, raw_step) {
+        if let Some(op) = step_op(&mut errors, declared, &maps, &objects, raw_step) {
             steps.push(Step {
                 op,
                 expect,
@@ -494,7 +494,13 @@ fn join(names: &[&str]) -> String {
 }
 
 /// Turn one raw step into an [`Op`], recording what is wrong with it.
-fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned<RawStep>) -> Option<Op> {
+fn step_op(
+    errors: &mut Errors,
+    names: Declared,
+    maps: &[MapDef],
+    objects: &[ObjectDef],
+    step: &Spanned<RawStep>,
+) -> Option<Op> {
     let op = match step.value.ops.as_slice() {
         [(_, op)] => op,
         [] => {
@@ -507,7 +513,12 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
             return None;
         }
     };
-    let mut c = Checker { errors, names, maps };
+    let mut c = Checker {
+        errors,
+        names,
+        maps,
+        objects,
+    };
     Some(match op {
         RawOp::Create(a) => Op::Create { map: c.map(&a.map)? },
         RawOp::Pop(a) => Op::Pop { map: c.map(&a.map)? },
@@ -626,6 +637,40 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
         },
         RawOp::Prog(RawProg(p)) => c.prog(p)?,
         RawOp::Info(a) => Op::Info { map: c.map(&a.map)? },
+        RawOp::AttachToCgroup(a) | RawOp::DetachFromCgroup(a) => {
+            let (map, cgroup, attach_type) = c.cgroup_attach(a)?;
+            let call = if matches!(op, RawOp::AttachToCgroup(_)) {
+                CgroupCall::Attach {
+                    map,
+                    cgroup,
+                    attach_type,
+                }
+            } else {
+                CgroupCall::Detach {
+                    map,
+                    cgroup,
+                    attach_type,
+                }
+            };
+            Op::Cgroup { call }
+        }
+        RawOp::SendFromCgroup(a) => {
+            let cgroup = c.cgroup(&a.cgroup)?;
+            let packets = c.packet_count(&a.packets, "send_from_cgroup packets")?;
+            Op::Cgroup {
+                call: CgroupCall::Send { cgroup, packets },
+            }
+        }
+        RawOp::CgroupSkbTestRun(a) => {
+            let map = c.map(&a.map)?;
+            let repeat = match &a.repeat {
+                Some(r) => c.packet_count(r, "cgroup_skb_test_run repeat")?,
+                None => 1,
+            };
+            Op::Cgroup {
+                call: CgroupCall::TestRun { map, repeat },
+            }
+        }
         RawOp::Munmap(a) => mmap(c.map(&a.map)?, MmapCall::Unmap),
         RawOp::RingbufConsume(a) => mmap(c.map(&a.map)?, MmapCall::RingbufConsume),
         RawOp::Mmap(a) => {
@@ -680,6 +725,10 @@ fn step_op(errors: &mut Errors, names: Declared, maps: &[MapDef], step: &Spanned
     })
 }
 
+/// The most packets a `send_from_cgroup` sends (and a `cgroup_skb_test_run` repeats):
+/// enough to count, few enough to cost microseconds.
+pub const MAX_CGROUP_PACKETS: u32 = 64;
+
 fn mmap(map: usize, call: MmapCall) -> Op {
     Op::Mmap { map, call }
 }
@@ -700,6 +749,7 @@ struct Checker<'e, 'f, 'n> {
     errors: &'e mut Errors<'f>,
     names: Declared<'n>,
     maps: &'n [MapDef],
+    objects: &'n [ObjectDef],
 }
 
 impl Checker<'_, '_, '_> {
@@ -712,6 +762,51 @@ impl Checker<'_, '_, '_> {
             );
         }
         found
+    }
+
+    /// A step's `cgroup:`: an object of kind `cgroup`.
+    fn cgroup(&mut self, name: &Spanned<String>) -> Option<CgroupRef> {
+        let index = self.object(name)?;
+        if self
+            .objects
+            .get(index)
+            .is_some_and(|o| !matches!(o.kind, ObjectKind::Cgroup))
+        {
+            self.errors.at(
+                name,
+                format!(
+                    "object `{}` is not a cgroup; `cgroup:` names a `cgroup` object",
+                    name.value
+                ),
+            );
+            return None;
+        }
+        Some(CgroupRef {
+            index,
+            name: name.value.clone(),
+        })
+    }
+
+    fn cgroup_attach(&mut self, a: &CgroupAttach) -> Option<(usize, CgroupRef, AttachType)> {
+        let map = self.map(&a.map);
+        let cgroup = self.cgroup(&a.cgroup);
+        let attach_type = match ATTACH_TYPES.lookup(&a.attach_type.value) {
+            Ok(t) => Some(AttachType(t as u32)),
+            Err(e) => {
+                self.errors.at(&a.attach_type, e);
+                None
+            }
+        };
+        Some((map?, cgroup?, attach_type?))
+    }
+
+    fn packet_count(&mut self, n: &Spanned<u32>, what: &str) -> Option<u32> {
+        if n.value == 0 || n.value > MAX_CGROUP_PACKETS {
+            self.errors
+                .at(n, format!("{what} {}: expected 1 to {MAX_CGROUP_PACKETS}", n.value));
+            return None;
+        }
+        Some(n.value)
     }
 
     /// The index of the case's veth `name` (for steps that send on one).
@@ -984,7 +1079,7 @@ steps:
     /// allowed comes from it, located at the offending mapping or key.
     #[test]
     fn serde_enforces_each_kinds_arguments() {
-        assert_eq!(steps::kinds().split(", ").count(), 31, "{}", steps::kinds());
+        assert_eq!(steps::kinds().split(", ").count(), 35, "{}", steps::kinds());
         let cases = [
             ("- update: {map: m, key: 1}", "`update` needs `value`"),
             (

@@ -3,7 +3,7 @@
 //! names its batch size). The parser fuzzer checks `parse(render(parse(text))) ==
 //! parse(text)` for every text it accepts, so the model carries everything a file says.
 use super::data::{Datum, Field};
-use super::model::{Case, Expect, MapDef, MmapCall, Op, ProgCall};
+use super::model::{Case, CgroupCall, Expect, MapDef, MmapCall, Op, ProgCall};
 use crate::outcome::{to_hex, Ret};
 use crate::uapi::{
     ElemFlags, Table, ELEM_FLAGS, MAP_FLAGS, PROT, REDIRECT_FLAGS, RINGBUF_FLAGS, SOCK_ATTACH_TYPES, STACKID_FLAGS,
@@ -50,6 +50,10 @@ fn datum(d: &Datum) -> String {
         }
         Datum::MapFd(m) => format!("{{map_fd: {}}}", quoted(&m.name)),
         Datum::Fd(o) => format!("{{fd: {}}}", quoted(&o.name)),
+        Datum::CgroupKey(k) => match k.attach_type {
+            None => format!("{{cgroup: {}}}", quoted(&k.cgroup.name)),
+            Some(t) => format!("{{cgroup: {}, attach_type: {t}}}", quoted(&k.cgroup.name)),
+        },
         Datum::Ifindex(o) => format!("{{ifindex: {}}}", quoted(&o.name)),
     }
 }
@@ -219,6 +223,31 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
             args.add("packets", packets.to_string());
             "traffic"
         }
+        Op::Cgroup { call } => match call {
+            CgroupCall::Attach {
+                cgroup, attach_type, ..
+            }
+            | CgroupCall::Detach {
+                cgroup, attach_type, ..
+            } => {
+                args.add("cgroup", quoted(&cgroup.name));
+                args.add("attach_type", attach_type.to_string());
+                if matches!(call, CgroupCall::Attach { .. }) {
+                    "attach_to_cgroup"
+                } else {
+                    "detach_from_cgroup"
+                }
+            }
+            CgroupCall::Send { cgroup, packets } => {
+                args.add("cgroup", quoted(&cgroup.name));
+                args.add("packets", packets.to_string());
+                "send_from_cgroup"
+            }
+            CgroupCall::TestRun { repeat, .. } => {
+                args.add("repeat", repeat.to_string());
+                "cgroup_skb_test_run"
+            }
+        },
         Op::Pin { path, .. } => {
             args.add("path", quoted(path));
             "pin"

@@ -203,6 +203,31 @@ pub(super) struct MmapWrite {
     pub value: Spanned<Datum>,
 }
 
+/// attach_to_cgroup and detach_from_cgroup: the cgroup_skb program bound to `map`, on the
+/// case's cgroup object, at an attach type.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CgroupAttach {
+    pub map: Spanned<String>,
+    pub cgroup: Spanned<String>,
+    pub attach_type: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CgroupSend {
+    pub cgroup: Spanned<String>,
+    pub packets: Spanned<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CgroupTestRun {
+    pub map: Spanned<String>,
+    #[serde(default)]
+    pub repeat: Option<Spanned<u32>>,
+}
+
 /// Every step kind, by its key in the case file.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -236,6 +261,10 @@ pub(super) enum RawOp {
     MmapRead(MmapRead),
     MmapWrite(MmapWrite),
     RingbufConsume(MapOnly),
+    AttachToCgroup(CgroupAttach),
+    DetachFromCgroup(CgroupAttach),
+    SendFromCgroup(CgroupSend),
+    CgroupSkbTestRun(CgroupTestRun),
     AttachToMap(super::sockets::RawAttach),
     Send(super::sockets::RawSend),
 }
@@ -403,7 +432,7 @@ impl<'de> Deserialize<'de> for RawProg {
                     Some(other) => {
                         return Err(de::Error::custom(format!(
                             "`prog` names its helper first: `{{op: …, {other}: …}}`"
-                        )))
+                        )));
                     }
                     None => return Err(de::Error::custom("`prog` needs `op`")),
                 }

@@ -98,7 +98,7 @@ pub(super) fn check(
 }
 
 fn show_key(r: &Runner, def: &MapDef, key: &Datum) -> Result<Shown, String> {
-    Ok(super::show_key(def, &r.encode_key(def, key)?))
+    Ok(r.maps.show_key(def, &r.encode_key(def, key)?))
 }
 
 fn show_value(r: &Runner, def: &MapDef, value: &Datum) -> Result<Shown, String> {

@@ -4,6 +4,7 @@
 //! (`mapconform guest`). Every step turns into bpf(2) calls through [`crate::bpf::sys`];
 //! whatever the kernel answers becomes an [`Outcome`], never a crash.
 mod btf;
+mod cgroup_send;
 mod cgroups;
 mod devices;
 mod expect;
@@ -14,13 +15,13 @@ mod sockets;
 
 use crate::bpf::sys::{self, CallError, CreateAttr, LookupBatch, MapHandle};
 use crate::case::data::{within_limit, FdResolver, MapName, ObjectName};
-use crate::case::{Case, Datum, MapDef, MmapCall, Op, ProgCall};
+use crate::case::{Case, CgroupCall, Datum, MapDef, MmapCall, Op, ProgCall};
 use crate::oracle;
 use crate::outcome::{
     sort_entries, CaseResult, Entry, LoadFailure, Outcome, Ret, RunReport, Shown, StepResult, XdpCounts,
 };
 use crate::prog::declared::NotCreated;
-use crate::prog::{self, MapRef, ProgError, ProgOp, Programs};
+use crate::prog::{self, CgroupSkbs, MapRef, ProgError, ProgOp, Programs};
 use crate::uapi::{ElemFlags, Errno, MapFlags, MapType};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -164,6 +165,43 @@ impl FdResolver for Maps<'_> {
             .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
         self.objects.ifindex(i)
     }
+
+    fn cgroup_id(&self, object: &ObjectName) -> Result<u64, String> {
+        let i = object
+            .index
+            .ok_or_else(|| format!("object `{}` was not resolved by validation", object.name))?;
+        self.objects.cgroup_id(i)
+    }
+}
+
+impl Maps<'_> {
+    /// A cgroup_storage key as the case's cgroup it names (ids change every run), else as
+    /// any key.
+    fn show_key(&self, def: &MapDef, bytes: &[u8]) -> Shown {
+        let storage = matches!(def.map_type, MapType::CGROUP_STORAGE | MapType::PERCPU_CGROUP_STORAGE);
+        if storage && (bytes.len() == 8 || bytes.len() == 16) {
+            let id = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+            let named = self.objects.cgroup_named(id);
+            let Some(name) = named else {
+                // Not a storage of the case's cgroups: a kernel returning bytes that are no
+                // key of this map (5.10's get_next_key past the last element reads the
+                // map's list head: kernel addresses, different every boot).
+                return Shown::Cgroup {
+                    cgroup: "(not a cgroup of the case)".into(),
+                    attach_type: None,
+                };
+            };
+            let attach_type = (bytes.len() == 16).then(|| {
+                let t = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+                crate::uapi::AttachType(t).to_string()
+            });
+            return Shown::Cgroup {
+                cgroup: name.to_string(),
+                attach_type,
+            };
+        }
+        show_key(def, bytes)
+    }
 }
 
 struct Runner<'c> {
@@ -187,10 +225,16 @@ struct Runner<'c> {
     harness_error: Option<String>,
     /// Each map's mmap(2) mapping (mmap steps), unmapped with the case at the latest.
     mappings: Vec<mmap::Memory>,
+    /// The cgroup_skb programs and their links on the case's cgroups: detached and
+    /// unloaded first when the case ends (see `Drop`), before the cgroups are removed.
+    cgroup_skbs: CgroupSkbs,
 }
 
 impl Drop for Runner<'_> {
     fn drop(&mut self) {
+        // Links and programs go before the fields drop (the objects, whose cgroups are
+        // then removed): nothing stays attached to a cgroup being removed.
+        self.cgroup_skbs = CgroupSkbs::default();
         // Pins outlive fds by design: remove the case's so runs do not leak maps. Only the
         // paths this case's own `pin` steps created (a path pinned by someone else, where
         // the pin failed with EEXIST, is left alone).
@@ -556,6 +600,7 @@ impl<'c> Runner<'c> {
             attached: Vec::new(),
             harness_error: None,
             mappings: (0..n).map(|_| mmap::Memory::default()).collect(),
+            cgroup_skbs: CgroupSkbs::default(),
         }
     }
 }
@@ -711,7 +756,7 @@ impl Runner<'_> {
             Op::GetPinned { map, path } => return self.get_pinned(*map, path),
             Op::GetById { map } => return self.get_by_id(*map),
             Op::Mmap { map, call } if !matches!(call, MmapCall::Map { .. } | MmapCall::RingbufConsume) => {
-                return self.on_mapping(*map, call)
+                return self.on_mapping(*map, call);
             }
             _ => {}
         }
@@ -769,6 +814,7 @@ impl Runner<'_> {
             },
             Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
             Op::Info { .. } => mmap::info(h),
+            Op::Cgroup { call } => self.cgroup_skb(fd, call)?,
             Op::Mmap { map, call } => self.mmap(*map, h, call),
             Op::Traffic { packets, .. } => match prog::count_traffic(&map_ref(&def, fd), *packets) {
                 Ok(recs) => Outcome::Traffic(XdpCounts {
@@ -826,7 +872,7 @@ impl Runner<'_> {
                 let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
                 let mut next = vec![0u8; ks.max(1)];
                 match h.get_next_key(k.as_deref(), &mut next) {
-                    Ok(()) => Outcome::Key(show_key(&def, &next[..(def.key_size as usize).min(ks)])),
+                    Ok(()) => Outcome::Key(self.maps.show_key(&def, &next[..(def.key_size as usize).min(ks)])),
                     Err(e) => refused(e)?,
                 }
             }
@@ -998,6 +1044,52 @@ impl Runner<'_> {
         }
     }
 
+    /// The cgroup_skb program bound to this map: attached, detached or test-run.
+    fn cgroup_skb(&mut self, map: BorrowedFd, call: &CgroupCall) -> Result<Outcome, HarnessError> {
+        let done = match call {
+            CgroupCall::Attach {
+                cgroup, attach_type, ..
+            } => {
+                let cgroup_fd = match self.maps.objects.borrowed(cgroup.index) {
+                    Ok(fd) => fd,
+                    Err(why) => return Ok(Outcome::NotRun(why)),
+                };
+                self.cgroup_skbs
+                    .attach(map, cgroup_fd, cgroup.index, *attach_type)
+                    .map(|()| Outcome::Ok)
+            }
+            CgroupCall::Detach {
+                cgroup, attach_type, ..
+            } => self
+                .cgroup_skbs
+                .detach(map, cgroup.index, *attach_type)
+                .map(|detached| {
+                    if detached {
+                        Outcome::Ok
+                    } else {
+                        Outcome::NotRun(format!(
+                            "nothing of this case is attached to {} at {attach_type}",
+                            cgroup.name
+                        ))
+                    }
+                }),
+            CgroupCall::TestRun { repeat, .. } => self.cgroup_skbs.test_run(map, *repeat).map(|run| Outcome::Prog {
+                ret: Ret(run.retval as i64),
+                value: Some(Shown::Int(run.count as u64)),
+                sum: None,
+            }),
+            CgroupCall::Send { .. } => unreachable!("names no map: objects::execute"),
+        };
+        match done {
+            // A refused attach is the kernel's answer, like any syscall's.
+            Err(ProgError::Run { errno }) if matches!(call, CgroupCall::Attach { .. }) => {
+                Ok(Outcome::Errno(Errno(errno)))
+            }
+            Err(e) => prog_error(e),
+            Ok(outcome) => Ok(outcome),
+        }
+    }
+
     /// The helper call `call` on `def`'s map, encoded for the programs.
     fn prog_op(&self, def: &MapDef, call: &ProgCall) -> Result<ProgOp, HarnessError> {
         let size = def.value_size as usize;
@@ -1113,7 +1205,7 @@ impl Runner<'_> {
             let mut v = vec![0u8; h.value_len()];
             match h.lookup(Some(&next), &mut v, ElemFlags::ANY) {
                 Ok(()) => entries.push(Entry {
-                    key: show_key(def, &next),
+                    key: self.maps.show_key(def, &next),
                     value: self.show_value(def, &v[..self.value_len(def).min(v.len())]),
                 }),
                 // A key get_next_key returns but lookup cannot find (e.g. an empty array-of-maps
@@ -1162,7 +1254,7 @@ impl Runner<'_> {
             let count = (count as usize).min(batch as usize);
             for i in 0..count {
                 entries.push(Entry {
-                    key: show_key(def, &keys[i * ks..(i + 1) * ks]),
+                    key: self.maps.show_key(def, &keys[i * ks..(i + 1) * ks]),
                     value: self.show_value(def, &values[i * vs..(i + 1) * vs]),
                 });
             }

@@ -8,7 +8,7 @@ use super::devices::{self, Veth, Xsk};
 use super::perf::PerfEvent;
 use super::{HarnessError, Outcome};
 use crate::case::objects::{Described, ProgKind};
-use crate::case::{ObjectDef, ObjectKind, Op};
+use crate::case::{CgroupCall, ObjectDef, ObjectKind, Op};
 use crate::prog::fd_progs::FdProgram;
 use crate::prog::ProgError;
 use crate::uapi::Errno;
@@ -99,6 +99,45 @@ impl Objects {
         match self.made(index)? {
             Made::Veth(v) => Ok(v.ifindex),
             _ => Err(format!("object {} is not a veth", self.names[index])),
+        }
+    }
+
+    /// The id of cgroup object `index`: its directory's inode number, which is the
+    /// kernfs node id `cgroup_id()` returns (64-bit inode numbers on x86-64).
+    pub(super) fn cgroup_id(&self, index: usize) -> Result<u64, String> {
+        let fd = self.raw(index).map_err(|e| match e {
+            Unmade::Needs(why) => why,
+            Unmade::Kernel(e) => e.to_string(),
+        })?;
+        // SAFETY: stat is plain data; fstat writes it whole on success.
+        let mut st: libc::stat = unsafe { zeroed() };
+        // SAFETY: fd is open for the life of this call; st is valid for writing.
+        check(unsafe { libc::fstat(fd, &mut st) }).map_err(|e| format!("fstat of a cgroup: {e}"))?;
+        // SAFETY: statfs is plain data; fstatfs writes it whole on success.
+        let mut fs: libc::statfs = unsafe { zeroed() };
+        // SAFETY: as above.
+        check(unsafe { libc::fstatfs(fd, &mut fs) }).map_err(|e| format!("fstatfs of a cgroup: {e}"))?;
+        // Only a cgroup v2 directory's inode number is a cgroup id (CGROUP2_SUPER_MAGIC).
+        if fs.f_type != 0x6367_7270 {
+            return Err(format!("object {} is not a cgroup", self.names[index]));
+        }
+        Ok(st.st_ino)
+    }
+
+    /// The name of the cgroup object whose id is `id`, if the case has one.
+    pub(super) fn cgroup_named(&self, id: u64) -> Option<&str> {
+        (0..self.names.len())
+            .find(|i| self.cgroup_id(*i).ok() == Some(id))
+            .map(|i| self.names[i].as_str())
+    }
+
+    /// The fd of a plain-fd object (a cgroup), borrowed (for calls that take one: attach,
+    /// clone3).
+    pub(super) fn borrowed(&self, index: usize) -> Result<std::os::fd::BorrowedFd<'_>, String> {
+        use std::os::fd::AsFd;
+        match self.made(index)? {
+            Made::Fd(fd) => Ok(fd.as_fd()),
+            _ => Err(format!("object {} is not a cgroup", self.names[index])),
         }
     }
 
@@ -326,6 +365,19 @@ pub(super) fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
 pub(super) fn execute(op: &Op, objects: &Objects) -> Result<Outcome, HarnessError> {
     match op {
         Op::Send(send) => super::sockets::send(send, objects),
+        Op::Cgroup {
+            call: CgroupCall::Send { cgroup, packets },
+        } => {
+            let fd = match objects.borrowed(cgroup.index) {
+                Ok(fd) => fd,
+                Err(why) => return Ok(Outcome::NotRun(why)),
+            };
+            Ok(match super::cgroup_send::send_from_cgroup(fd.as_raw_fd(), *packets) {
+                Ok(counts) => Outcome::CgroupPackets(counts),
+                Err(e) if e.raw_os_error().is_some() => Outcome::Errno(Errno::of(&e)),
+                Err(e) => return Err(HarnessError::Setup(e.to_string())),
+            })
+        }
         other => {
             let step = other.describe(&[]);
             Err(HarnessError::Setup(format!(

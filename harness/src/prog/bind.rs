@@ -157,12 +157,13 @@ pub(crate) fn load_bound(
         .program_mut(object.program)
         .ok_or_else(|| ProgError::Other(format!("no program {} in the object", object.program)))?;
     // XDP for the test-run families, a raw tracepoint for get_stackid, sk_skb/sk_msg for
-    // the programs attached to socket maps.
+    // the programs attached to socket maps, cgroup_skb for cgroup storage.
     match prog {
         Program::Xdp(p) => p.load(),
         Program::RawTracePoint(p) => p.load(),
         Program::SkSkb(p) => p.load(),
         Program::SkMsg(p) => p.load(),
+        Program::CgroupSkb(p) => p.load(),
         _ => {
             return Err(ProgError::Other(format!(
                 "{}: not a program type the harness loads",

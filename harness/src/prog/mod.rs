@@ -8,6 +8,7 @@
 
 mod bind;
 pub mod bpffs;
+mod cgroup_skb;
 pub mod declared;
 mod error;
 pub mod fd_progs;
@@ -22,6 +23,7 @@ mod traffic;
 use std::os::fd::BorrowedFd;
 
 pub use bpffs::ensure_bpffs;
+pub use cgroup_skb::{CgroupSkbRun, CgroupSkbs};
 pub use error::{verifier_reason, ProgError};
 pub use programs::{preload, Preloaded, Programs};
 pub use traffic::{count_traffic, DataRec, FRAME_BYTES, PAYLOAD, XDP_ACTIONS};

@@ -25,6 +25,8 @@ pub enum ProgramKind {
     Xdp,
     /// A raw tracepoint, run with BPF_PROG_TEST_RUN's zeroed argument context.
     RawTracepoint,
+    /// cgroup_skb: attached to a cgroup, or run with a frame under BPF_PROG_TEST_RUN.
+    CgroupSkb,
     /// sk_skb or sk_msg, attached to a socket map and run by traffic (never test-run).
     SocketMap,
 }
@@ -137,9 +139,16 @@ pub const STACKID: Object = Object {
     kind: ProgramKind::RawTracepoint,
 };
 
-/// Every embedded object (the helper families and the traffic counter).
+pub const CGROUP_SKB: Object = Object {
+    elf: object!("cgroup_skb"),
+    program: "mc_cgroup_count",
+    map: "target",
+    kind: ProgramKind::CgroupSkb,
+};
+
+/// Every embedded object (the helper families, the traffic counter, the cgroup program).
 #[cfg(test)]
-pub const ALL: [Object; 16] = [
+pub const ALL: [Object; 17] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -152,6 +161,7 @@ pub const ALL: [Object; 16] = [
     SOCK_UPDATE,
     XDP_STATS,
     STACKID,
+    CGROUP_SKB,
     REDIRECT,
     TAIL_CALL,
     PERF_OUTPUT,
@@ -189,9 +199,9 @@ mod tests {
         // name, size: the `volatile const`s the harness sets (programs.rs, traffic.rs)
         let globals = [("VALUE_SIZE", 4), ("FILTER_DPORT", 2)];
         for object in ALL {
-            // The stack id program copies nothing out of its map: it has no global.
+            // The stack id and cgroup programs copy nothing out of their map: no global.
             let own = match object.kind {
-                ProgramKind::RawTracepoint | ProgramKind::SocketMap => "",
+                ProgramKind::RawTracepoint | ProgramKind::SocketMap | ProgramKind::CgroupSkb => "",
                 ProgramKind::Xdp if object.program == XDP_STATS.program => "FILTER_DPORT",
                 ProgramKind::Xdp => "VALUE_SIZE",
             };

@@ -210,7 +210,7 @@ fn load(map: &MapRef<'_>, family: Family) -> Result<Loaded, ProgError> {
     // its real value size; the stack id program copies nothing.
     let globals: &[(&'static str, &[u8])] = match object.kind {
         ProgramKind::Xdp => &[("VALUE_SIZE", &value_size)],
-        ProgramKind::RawTracepoint | ProgramKind::SocketMap => &[],
+        ProgramKind::RawTracepoint | ProgramKind::SocketMap | ProgramKind::CgroupSkb => &[],
     };
     load_bound(object, map.fd, globals).map(|ebpf| Loaded {
         ebpf,
