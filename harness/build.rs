@@ -20,6 +20,7 @@ const PROGRAMS: &[&str] = &[
     "xdp_stats",
     "declared",
     "stackid",
+    "under_cgroup",
     "user_ringbuf",
     "cgroup_skb",
     "redirect",

@@ -352,6 +352,11 @@ pub enum ProgCall {
     GetStackid {
         flags: u64,
     },
+    /// bpf_current_task_under_cgroup(map, index) from a raw tracepoint program run with
+    /// BPF_PROG_TEST_RUN (`current` is the harness's task).
+    CurrentTaskUnderCgroup {
+        index: u32,
+    },
     /// bpf_user_ringbuf_drain (user_ringbuf maps).
     UserRingbufDrain {
         flags: u64,
@@ -395,6 +400,7 @@ impl ProgCall {
             ProgCall::ForEach { flags: f } => format!("for_each flags={f}"),
             ProgCall::LookupPercpu { key, cpu } => format!("lookup_percpu key={key} cpu={cpu}"),
             ProgCall::GetStackid { flags: f } => format!("get_stackid flags={f:#x}"),
+            ProgCall::CurrentTaskUnderCgroup { index } => format!("current_task_under_cgroup index={index}"),
             ProgCall::UserRingbufDrain { flags: f } => format!("user_ringbuf_drain flags={f}"),
             ProgCall::RedirectMap { key, flags } => format!("redirect_map key={key} flags={flags}"),
             ProgCall::TailCall { key } => format!("tail_call key={key}"),
@@ -472,6 +478,7 @@ impl Op {
                 ProgCall::Pop
                 | ProgCall::ForEach { .. }
                 | ProgCall::GetStackid { .. }
+                | ProgCall::CurrentTaskUnderCgroup { .. }
                 | ProgCall::UserRingbufDrain { .. } => Vec::new(),
             },
             Op::Mmap {

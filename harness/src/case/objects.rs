@@ -50,6 +50,9 @@ pub enum ObjectKind {
     /// An O_RDONLY fd of a new, empty cgroup (v2) made for the case and removed after it:
     /// cgrp_storage keys, cgroup_array values.
     Cgroup,
+    /// An O_RDONLY fd of the cgroup v2 hierarchy's root, which every task is under (the
+    /// "yes" answer of bpf_current_task_under_cgroup); never removed.
+    RootCgroup,
     /// Sockets for the socket map types: see [`SocketKind`].
     Socket(SocketKind),
     // ---- devices, programs and perf events (devmap, cpumap, xskmap, prog_array,
@@ -165,6 +168,7 @@ impl ObjectKind {
             ObjectKind::Pidfd => "pidfd".into(),
             ObjectKind::File => "file".into(),
             ObjectKind::Cgroup => "cgroup".into(),
+            ObjectKind::RootCgroup => "root_cgroup".into(),
             ObjectKind::TcpClient { to } => format!("{{tcp_client: {{to: {}}}}}", name(*to)),
             ObjectKind::TcpAccepted { from } => format!("{{tcp_accepted: {{from: {}}}}}", name(*from)),
             ObjectKind::Socket(s) => match s {
@@ -260,6 +264,7 @@ pub(super) enum RawObject {
     Pidfd,
     File,
     Cgroup,
+    RootCgroup,
     TcpUnbound,
     UdpUnbound,
     UdpConnected(To),
@@ -291,6 +296,7 @@ pub(super) fn resolve<'r>(
         RawObject::Pidfd => ObjectKind::Pidfd,
         RawObject::File => ObjectKind::File,
         RawObject::Cgroup => ObjectKind::Cgroup,
+        RawObject::RootCgroup => ObjectKind::RootCgroup,
         RawObject::TcpClient(a) => ObjectKind::TcpClient {
             to: find(&a.to, ObjectKind::is_listener, "a tcp_listener")?,
         },

@@ -953,6 +953,7 @@ impl Checker<'_, '_, '_> {
             RawProgOp::Peek(a) => (&a.map, &a.program),
             RawProgOp::LookupPercpu(a) => (&a.map, &a.program),
             RawProgOp::GetStackid(a) => (&a.map, &a.program),
+            RawProgOp::CurrentTaskUnderCgroup(a) => (&a.map, &a.program),
             RawProgOp::UserRingbufDrain(a) => (&a.map, &a.program),
         };
         let map = self.map(map)?;
@@ -981,6 +982,7 @@ impl Checker<'_, '_, '_> {
                     flags: self.flags(&a.flags, &STACKID_FLAGS)? | (skip & 0xff),
                 }
             }
+            RawProgOp::CurrentTaskUnderCgroup(a) => ProgCall::CurrentTaskUnderCgroup { index: a.index },
             RawProgOp::RingbufOutput(a) => ProgCall::RingbufOutput {
                 data: self.value(map, &a.value, Use::Record),
                 flags: self.flags(&a.flags, &RINGBUF_FLAGS)?,

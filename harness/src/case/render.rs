@@ -321,6 +321,10 @@ fn op(op: &Op, maps: &[MapDef]) -> String {
                     args.add("cpu", cpu.to_string());
                     "lookup_percpu"
                 }
+                ProgCall::CurrentTaskUnderCgroup { index } => {
+                    args.add("index", index.to_string());
+                    "current_task_under_cgroup"
+                }
                 ProgCall::GetStackid { flags: f } => {
                     args.opt("flags", flags(*f & !0xff, &STACKID_FLAGS));
                     args.opt("skip", (*f & 0xff != 0).then(|| (*f & 0xff).to_string()));

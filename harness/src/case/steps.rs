@@ -358,6 +358,16 @@ pub(super) struct ProgLookupPercpu {
     pub program: Option<String>,
 }
 
+/// current_task_under_cgroup: the cgroup_array index to ask about.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProgUnderCgroup {
+    pub map: Spanned<String>,
+    pub index: u32,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
 /// get_stackid: flags by name and the number of frames to skip.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -409,6 +419,7 @@ pub(super) enum RawProgOp {
     ForEach(ProgMap),
     LookupPercpu(ProgLookupPercpu),
     GetStackid(ProgStackid),
+    CurrentTaskUnderCgroup(ProgUnderCgroup),
     UserRingbufDrain(ProgFlags),
     RedirectMap(ProgRedirect),
     TailCall(ProgKey),

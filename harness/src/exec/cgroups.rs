@@ -51,6 +51,11 @@ pub(super) struct CaseCgroup {
     path: PathBuf,
 }
 
+/// The root of the cgroup v2 hierarchy (mounted first if nothing mounted one).
+pub(super) fn root() -> io::Result<PathBuf> {
+    ensure_cgroup2()
+}
+
 impl CaseCgroup {
     pub(super) fn make() -> io::Result<CaseCgroup> {
         static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -1146,6 +1146,7 @@ impl Runner<'_> {
                 cpu: *cpu,
             },
             ProgCall::GetStackid { flags } => ProgOp::GetStackid { flags: *flags },
+            ProgCall::CurrentTaskUnderCgroup { index } => ProgOp::CurrentTaskUnderCgroup { index: *index },
             ProgCall::UserRingbufDrain { flags } => ProgOp::UserRingbufDrain { flags: *flags },
             ProgCall::RedirectMap { key: k, flags } => ProgOp::RedirectMap {
                 key: key(k)?,

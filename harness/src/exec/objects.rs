@@ -269,6 +269,7 @@ impl Objects {
                 self.homes.push(Home::Cgroup(cgroup));
                 dir?.into()
             }
+            ObjectKind::RootCgroup => std::fs::File::open(super::cgroups::root()?)?.into(),
             other => return Err(Unmade::Needs(format!("{other:?} is not made by make_fd"))),
         })
     }

@@ -56,6 +56,8 @@ pub enum Family {
     PercpuLookup,
     /// bpf_get_stackid from a raw tracepoint program (stack_trace maps).
     Stackid,
+    /// bpf_current_task_under_cgroup from a raw tracepoint program (cgroup_array maps).
+    UnderCgroup,
     /// bpf_user_ringbuf_drain (6.1+).
     UserRingbuf,
     /// lookup (a referenced socket, released) on sockmap, sockhash and reuseport_sockarray.
@@ -103,6 +105,8 @@ pub enum ProgOp {
     LookupPercpu { key: Vec<u8>, cpu: u32 },
     /// bpf_get_stackid(ctx, map, flags) from a raw tracepoint. ret: the id or -errno.
     GetStackid { flags: u64 },
+    /// bpf_current_task_under_cgroup(map, index) from a raw tracepoint. ret: 1, 0 or -errno.
+    CurrentTaskUnderCgroup { index: u32 },
     /// bpf_user_ringbuf_drain(flags). ret: records drained or -errno; sum: the sum of each
     /// record's first 8 (4, 2, 1) bytes; data: those bytes of the first record.
     UserRingbufDrain { flags: u64 },
@@ -134,6 +138,7 @@ impl ProgOp {
             Self::ForEach | Self::ForEachFlags { .. } => Family::ForEach,
             Self::LookupPercpu { .. } => Family::PercpuLookup,
             Self::GetStackid { .. } => Family::Stackid,
+            Self::CurrentTaskUnderCgroup { .. } => Family::UnderCgroup,
             Self::UserRingbufDrain { .. } => Family::UserRingbuf,
             Self::SockLookup { .. } => Family::SockLookup,
             Self::SockDelete { .. } => Family::SockDelete,

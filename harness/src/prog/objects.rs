@@ -138,6 +138,12 @@ pub const STACKID: Object = Object {
     map: "target",
     kind: ProgramKind::RawTracepoint,
 };
+pub const UNDER_CGROUP: Object = Object {
+    elf: object!("under_cgroup"),
+    program: "mc_under_cgroup",
+    map: "target",
+    kind: ProgramKind::RawTracepoint,
+};
 
 pub const CGROUP_SKB: Object = Object {
     elf: object!("cgroup_skb"),
@@ -148,7 +154,7 @@ pub const CGROUP_SKB: Object = Object {
 
 /// Every embedded object (the helper families, the traffic counter, the cgroup program).
 #[cfg(test)]
-pub const ALL: [Object; 17] = [
+pub const ALL: [Object; 18] = [
     KEYED,
     QUEUE_STACK,
     BLOOM,
@@ -161,6 +167,7 @@ pub const ALL: [Object; 17] = [
     SOCK_UPDATE,
     XDP_STATS,
     STACKID,
+    UNDER_CGROUP,
     CGROUP_SKB,
     REDIRECT,
     TAIL_CALL,
@@ -177,6 +184,7 @@ pub fn for_family(family: Family) -> Object {
         Family::ForEach => FOR_EACH,
         Family::PercpuLookup => PERCPU_LOOKUP,
         Family::Stackid => STACKID,
+        Family::UnderCgroup => UNDER_CGROUP,
         Family::UserRingbuf => USER_RINGBUF,
         Family::SockLookup => SOCK_LOOKUP,
         Family::SockDelete => SOCK_DELETE,

@@ -92,12 +92,18 @@ impl Programs {
                 map.key_size, map.value_size
             )));
         }
-        if let ProgOp::GetStackid { flags } = op {
-            return self.get_stackid(map, *flags);
+        match op {
+            ProgOp::GetStackid { flags } => return self.raw_tracepoint(map, Family::Stackid, *flags),
+            ProgOp::CurrentTaskUnderCgroup { index } => {
+                return self.raw_tracepoint(map, Family::UnderCgroup, u64::from(*index))
+            }
+            _ => {}
         }
         let empty: &[u8] = &[];
         let (opcode, key, value, flags, cpu, len) = match op {
-            ProgOp::GetStackid { .. } => unreachable!("run by get_stackid"),
+            ProgOp::GetStackid { .. } | ProgOp::CurrentTaskUnderCgroup { .. } => {
+                unreachable!("run by raw_tracepoint")
+            }
             ProgOp::Lookup { key } => (OpCode::Lookup, key.as_slice(), empty, 0, 0, 0),
             ProgOp::Update { key, value, flags } => (OpCode::Update, key.as_slice(), value.as_slice(), *flags, 0, 0),
             ProgOp::Delete { key } => (OpCode::Delete, key.as_slice(), empty, 0, 0, 0),
@@ -253,14 +259,15 @@ fn read_ringbuf(map: &MapRef<'_>) -> Result<Option<Vec<u8>>, ProgError> {
 }
 
 impl Programs {
-    /// bpf_get_stackid(ctx, map, flags) from the raw tracepoint program bound to `map`,
-    /// run once with BPF_PROG_TEST_RUN; `flags` travel as the context's first argument.
-    /// The program's return value is the helper's (an id, or a negative errno in 32 bits).
-    fn get_stackid(&mut self, map: &MapRef<'_>, flags: u64) -> Result<ProgOutcome, ProgError> {
-        let loaded = self.get(map, Family::Stackid)?;
+    /// The raw tracepoint program of `family` bound to `map` (bpf_get_stackid,
+    /// bpf_current_task_under_cgroup), run once with BPF_PROG_TEST_RUN; `arg` (the flags,
+    /// the index) travels as the context's first argument. The program's return value is
+    /// the helper's (an id or an answer, or a negative errno in 32 bits).
+    fn raw_tracepoint(&mut self, map: &MapRef<'_>, family: Family, arg: u64) -> Result<ProgOutcome, ProgError> {
+        let loaded = self.get(map, family)?;
         let prog: &RawTracePoint = loaded.program()?;
         let mut options = RawTracePointRunOptions::new();
-        options.args[0] = flags;
+        options.args[0] = arg;
         let res = prog.test_run(options).map_err(run_error)?;
         Ok(ProgOutcome {
             ret: i64::from(res.return_value as i32),
