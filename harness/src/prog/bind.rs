@@ -14,14 +14,14 @@
 use std::{
     collections::HashMap,
     os::fd::BorrowedFd,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
     sync::Mutex,
 };
 
 use aya::{
     programs::{Program, ProgramError},
-    Ebpf, EbpfLoader,
+    Ebpf, EbpfError, EbpfLoader,
 };
 
 use super::{
@@ -38,13 +38,50 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// parses the running kernel's BTF (/sys/kernel/btf/vmlinux, several MB) each time it is
 /// called, measured as most of a program load (~20 ms on the host, ~140 ms in a TCG guest).
 /// One per object, or per thread (the traffic steps run on threads of their own), parsed it
-/// again for each: about ten times per run.
+/// again for each: about ten times per run. [`load_object`] is its only user.
 static LOADER: Mutex<Option<Loader>> = Mutex::new(None);
 
 struct Loader {
     aya: EbpfLoader<'static>,
-    /// Every global some load has set, with its size: the loader keeps them all.
-    globals: HashMap<&'static str, usize>,
+    /// Every global some load has set, with its default (zero) value: the loader keeps
+    /// them all.
+    globals: HashMap<&'static str, &'static [u8]>,
+}
+
+/// Loads `elf` with the shared loader: `globals` set in .rodata, and the map declaration
+/// `pin.0` (if any) bound to the map pinned at `pin.1`. Every object the harness loads
+/// (the request programs, `fd_progs.o`, `declared.o`) goes through here.
+pub(crate) fn load_object(
+    elf: &[u8],
+    globals: &[(&'static str, &[u8])],
+    pin: Option<(&'static str, &Path)>,
+) -> Result<Ebpf, EbpfError> {
+    let mut shared = LOADER.lock().unwrap_or_else(|e| e.into_inner());
+    let loader = shared.get_or_insert_with(|| {
+        let mut aya = EbpfLoader::new();
+        // aya needs the kernel's BTF only for CO-RE relocations, and the objects have
+        // none (`objects::tests::no_core_relocations`, `declared::tests` check).
+        aya.btf(None);
+        Loader {
+            aya,
+            globals: HashMap::new(),
+        }
+    });
+    // Each call replaces the value a name had. A global an earlier load set goes back
+    // to zero, every `volatile const`'s default in ebpf/ (one object may declare a
+    // global another sets: sockets.c's XDP programs and its REDIRECT_KEY), and need
+    // not exist here; this load's own must.
+    for (name, zero) in &loader.globals {
+        loader.aya.override_global(name, *zero, false);
+    }
+    for (name, bytes) in globals {
+        loader.aya.override_global(name, intern(bytes), true);
+        loader.globals.insert(name, intern(&vec![0; bytes.len()]));
+    }
+    if let Some((map, path)) = pin {
+        loader.aya.map_pin_path(map, path.to_path_buf());
+    }
+    loader.aya.load(elf)
 }
 
 /// A `'static` copy of a global's value, for the reused loaders. Values are few and small
@@ -121,32 +158,7 @@ pub(crate) fn load_bound(
     let pin = dir.0.join(object.map);
     sys::obj_pin(map_fd, &pin).map_err(|e| ProgError::Other(format!("pinning the map at {}: {e}", pin.display())))?;
 
-    let loaded = {
-        let mut shared = LOADER.lock().unwrap_or_else(|e| e.into_inner());
-        let loader = shared.get_or_insert_with(|| {
-            let mut aya = EbpfLoader::new();
-            // aya needs the kernel's BTF only for CO-RE relocations, and the test programs
-            // have none (`objects::tests::no_core_relocations` checks).
-            aya.btf(None);
-            Loader {
-                aya,
-                globals: HashMap::new(),
-            }
-        });
-        // Each call replaces the value a name had. A global an earlier load set goes back
-        // to zero, every `volatile const`'s default in ebpf/ (one object may declare a
-        // global another sets: sockets.c's XDP programs and its REDIRECT_KEY), and need
-        // not exist here; this load's own must.
-        for (name, size) in &loader.globals {
-            loader.aya.override_global(name, intern(&vec![0; *size]), false);
-        }
-        for (name, bytes) in globals {
-            loader.aya.override_global(name, intern(bytes), true);
-            loader.globals.insert(name, bytes.len());
-        }
-        loader.aya.map_pin_path(object.map, pin.clone());
-        loader.aya.load(object.elf)
-    };
+    let loaded = load_object(object.elf, globals, Some((object.map, &pin)));
     drop(dir); // unpin: the loaded object (if any) holds the map now
     let mut ebpf = loaded.map_err(|e| ProgError::Load {
         errno: errno_of(&e),

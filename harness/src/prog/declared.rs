@@ -10,13 +10,12 @@
 //! what a loader adds.
 
 use super::{
+    bind::load_object,
     bpffs::ensure_bpffs,
     error::{errno_of, one_line},
 };
 use crate::bpf::sys;
-use aya::EbpfLoader;
 use std::os::fd::OwnedFd;
-use std::sync::Mutex;
 
 static DECLARED: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/declared.o"));
 
@@ -32,25 +31,11 @@ pub enum NotCreated {
     Other(String),
 }
 
-/// One loader for every `elf:` map of a run: `EbpfLoader::new()` parses the kernel's BTF
-/// (several MB; up to a second under TCG) although this object needs none, so a loader per
-/// map cost a parse per map. The loader holds no state between loads here (no globals, no
-/// pin paths), so reusing it changes nothing else.
-static LOADER: Mutex<Option<EbpfLoader<'static>>> = Mutex::new(None);
-
-/// Loads the object and returns an fd of its map `name`.
+/// Loads the object and returns an fd of its map `name`. The object declares no global
+/// and no map another object binds, so the harness's shared loader (`bind::load_object`,
+/// one kernel BTF parse per run) loads it as it is.
 pub fn create(name: &str) -> Result<OwnedFd, NotCreated> {
-    let loaded = {
-        let mut shared = LOADER.lock().unwrap_or_else(|e| e.into_inner());
-        let loader = shared.get_or_insert_with(|| {
-            let mut loader = EbpfLoader::new();
-            // No relocation in the object needs the kernel's BTF (see `objects::tests`).
-            loader.btf(None);
-            loader
-        });
-        loader.load(DECLARED)
-    };
-    let mut ebpf = loaded.map_err(|e| match errno_of(&e) {
+    let mut ebpf = load_object(DECLARED, &[], None).map_err(|e| match errno_of(&e) {
         Some(errno) => NotCreated::Kernel(errno),
         None => NotCreated::Other(one_line(&e)),
     })?;

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use aya::{
     programs::{ProgramError, SocketFilter, Xdp},
-    Ebpf, EbpfLoader,
+    Ebpf,
 };
 
 use super::{bind::load_error, error::one_line, objects::FD_PROGS, ProgError};
@@ -21,8 +21,8 @@ impl FdProgram {
     /// Loads `program` of fd_progs.c (its section says its type and attach type).
     pub fn load(program: &'static str) -> Result<FdProgram, ProgError> {
         let other = |e: &(dyn std::error::Error + 'static)| ProgError::Other(one_line(e));
-        // No CO-RE relocations: the kernel's BTF is not parsed (see `bind::load_bound`).
-        let mut ebpf = EbpfLoader::new().btf(None).load(FD_PROGS).map_err(|e| ProgError::Load {
+        // The shared loader: one kernel BTF parse per run (see `bind::load_object`).
+        let mut ebpf = super::bind::load_object(FD_PROGS, &[], None).map_err(|e| ProgError::Load {
             errno: super::error::errno_of(&e),
             reason: one_line(&e),
         })?;
