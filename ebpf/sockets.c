@@ -16,6 +16,9 @@
  *   bpf_msg_redirect_hash. The helper returns the verdict (SK_PASS, or SK_DROP when the
  *   key holds no socket that may be redirected to).
  * - mc_skb_parser (sk_skb stream parser): the whole skb is one message.
+ * - `dropped` (.bss): how many verdicts of this load were SK_DROP. The harness reads it
+ *   to end a `send` step's wait at once when the data was dropped (nothing of it can
+ *   arrive anywhere then) instead of waiting out its whole deadline.
  *
  * `target` is the usual placeholder, bound to the case's map by the loader.
  */
@@ -26,6 +29,16 @@ MC_TARGET_MAP(BPF_MAP_TYPE_SOCKMAP, 4);
 /* Set by the loader from the attach step (.rodata, frozen: constants to the verifier). */
 volatile const __u32 REDIRECT_KEY = 0;
 volatile const __u64 REDIRECT_FLAGS = 0;
+
+__u64 dropped = 0;
+
+/* The verdict, counted in `dropped` when it is SK_DROP. */
+static __always_inline int mc_verdict(int verdict)
+{
+	if (verdict == SK_DROP)
+		__sync_fetch_and_add(&dropped, 1);
+	return verdict;
+}
 
 /* The request if it is one whole record for `op`, its outputs cleared; else NULL. */
 static __always_inline struct mc_req *mc_sock_request(struct xdp_md *ctx, __u32 op)
@@ -84,7 +97,7 @@ int mc_sock_update(struct xdp_md *ctx)
 SEC("sk_skb/stream_verdict")
 int mc_skb_redirect_map(struct __sk_buff *skb)
 {
-	return bpf_sk_redirect_map(skb, &target, REDIRECT_KEY, REDIRECT_FLAGS);
+	return mc_verdict(bpf_sk_redirect_map(skb, &target, REDIRECT_KEY, REDIRECT_FLAGS));
 }
 
 SEC("sk_skb/stream_verdict")
@@ -92,7 +105,7 @@ int mc_skb_redirect_hash(struct __sk_buff *skb)
 {
 	__u32 key = REDIRECT_KEY;
 
-	return bpf_sk_redirect_hash(skb, &target, &key, REDIRECT_FLAGS);
+	return mc_verdict(bpf_sk_redirect_hash(skb, &target, &key, REDIRECT_FLAGS));
 }
 
 SEC("sk_skb/stream_parser")
@@ -104,7 +117,7 @@ int mc_skb_parser(struct __sk_buff *skb)
 SEC("sk_msg")
 int mc_msg_redirect_map(struct sk_msg_md *msg)
 {
-	return bpf_msg_redirect_map(msg, &target, REDIRECT_KEY, REDIRECT_FLAGS);
+	return mc_verdict(bpf_msg_redirect_map(msg, &target, REDIRECT_KEY, REDIRECT_FLAGS));
 }
 
 SEC("sk_msg")
@@ -112,5 +125,5 @@ int mc_msg_redirect_hash(struct sk_msg_md *msg)
 {
 	__u32 key = REDIRECT_KEY;
 
-	return bpf_msg_redirect_hash(msg, &target, &key, REDIRECT_FLAGS);
+	return mc_verdict(bpf_msg_redirect_hash(msg, &target, &key, REDIRECT_FLAGS));
 }

@@ -18,6 +18,13 @@ pub(super) struct Veth {
     pub ifindex: u32,
     pub peer_ifindex: u32,
     pub name: String,
+    /// The packet socket of the pair's `redirect` steps, made at the first one and kept
+    /// for the case (closing an AF_PACKET socket waits for an RCU grace period,
+    /// `packet_release()`; one per case instead of two per step).
+    frames: std::cell::OnceCell<PacketSocket>,
+    /// `redirect` steps run on the pair so far: each one's frames carry its number, so a
+    /// frame of an earlier step that arrives late is never counted for a later one.
+    steps: std::cell::Cell<u32>,
 }
 
 static PAIRS: AtomicU32 = AtomicU32::new(0);
@@ -43,6 +50,8 @@ impl Veth {
             ifindex: ifindex(&name)?,
             peer_ifindex: ifindex(&peer)?,
             name,
+            frames: std::cell::OnceCell::new(),
+            steps: std::cell::Cell::new(0),
         };
         crate::prog::netns::bring_up(&veth.name)?;
         crate::prog::netns::bring_up(&peer)?;
@@ -217,6 +226,8 @@ const RING: u32 = 64;
 pub(super) struct Xsk {
     pub fd: OwnedFd,
     umem: Umem,
+    /// The interface it is bound to.
+    pub ifindex: u32,
 }
 
 struct Umem(*mut libc::c_void);
@@ -258,6 +269,7 @@ impl Xsk {
         let xsk = Xsk {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             umem: Umem::new()?,
+            ifindex,
         };
         // SAFETY: xdp_umem_reg is plain data; all-zero is valid.
         let mut reg: libc::xdp_umem_reg = unsafe { std::mem::zeroed() };
@@ -283,6 +295,31 @@ impl Xsk {
             )
         })?;
         Ok(xsk)
+    }
+
+    /// Frames the socket dropped on receive (XDP_STATISTICS `rx_dropped`): `__xsk_rcv()`
+    /// counts each frame it finds no fill-ring buffer for, and this socket's fill ring is
+    /// never filled. The first three fields (`xdp_statistics_v1`) are what every kernel
+    /// since 4.18 fills in; a kernel that refuses the call counts as none.
+    pub(super) fn rx_dropped(&self) -> u64 {
+        // SAFETY: xdp_statistics_v1 is plain data; all-zero is valid.
+        let mut stats: libc::xdp_statistics_v1 = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::xdp_statistics_v1>() as u32;
+        // SAFETY: stats and len are valid for writing their sizes during the call.
+        let ret = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_STATISTICS,
+                (&mut stats as *mut libc::xdp_statistics_v1).cast(),
+                &mut len,
+            )
+        };
+        if ret < 0 {
+            0
+        } else {
+            stats.rx_dropped
+        }
     }
 
     fn setsockopt<T>(&self, name: i32, value: &T) -> io::Result<()> {
@@ -377,49 +414,41 @@ const ETH_P_REDIRECT: u16 = 0x88b5;
 /// `sll_pkttype` of a frame the socket's own interface sent.
 const PACKET_OUTGOING: u8 = 4;
 
-/// An AF_PACKET socket bound to one interface for frames of [`ETH_P_REDIRECT`].
+/// An AF_PACKET socket for frames of [`ETH_P_REDIRECT`] on every interface of the case's
+/// namespace: it sends on one interface and tells by `sll_ifindex` where each frame was
+/// received. Never bound: a bind re-registers the protocol hook, one more grace period.
 struct PacketSocket {
     fd: OwnedFd,
-    ifindex: u32,
+}
+
+/// Frames of one step received on a pair, by where they arrived.
+#[derive(Default)]
+struct Arrived {
+    at_peer: usize,
+    passed: usize,
 }
 
 impl PacketSocket {
-    fn bind(ifindex: u32) -> io::Result<PacketSocket> {
+    fn open() -> io::Result<PacketSocket> {
         let proto = ETH_P_REDIRECT.to_be();
         // SAFETY: a plain socket call; the fd is owned right after.
         let fd = check(unsafe {
             libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, proto as i32)
         })?;
         // SAFETY: socket returned a new fd that nothing else owns.
-        let sock = PacketSocket {
+        Ok(PacketSocket {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            ifindex,
-        };
-        let addr = sock.addr();
-        // SAFETY: addr is a valid sockaddr_ll of the size given.
-        check(unsafe {
-            libc::bind(
-                sock.fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as u32,
-            )
-        })?;
-        Ok(sock)
+        })
     }
 
-    fn addr(&self) -> libc::sockaddr_ll {
+    fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is valid.
         let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;
         addr.sll_protocol = ETH_P_REDIRECT.to_be();
-        addr.sll_ifindex = self.ifindex as i32;
+        addr.sll_ifindex = ifindex as i32;
         addr.sll_halen = 6;
         addr.sll_addr[..6].fill(0xff);
-        addr
-    }
-
-    fn send(&self, frame: &[u8]) -> io::Result<()> {
-        let addr = self.addr();
         // SAFETY: frame and addr are valid for reading their sizes.
         check(unsafe {
             libc::sendto(
@@ -434,9 +463,10 @@ impl PacketSocket {
         .map(|_| ())
     }
 
-    /// Frames received so far carrying `magic` (not the ones this interface sent).
-    fn count(&self, magic: &[u8]) -> usize {
-        let mut n = 0;
+    /// Adds the frames received so far that carry `magic` to `into`: on `veth`'s peer
+    /// (redirected out of `veth`) or on `veth` itself (passed to its stack); not the copies
+    /// of what this socket sent.
+    fn count(&self, magic: &[u8], veth: &Veth, into: &mut Arrived) {
         let mut buf = [0u8; 256];
         loop {
             // SAFETY: sockaddr_ll is plain data; all-zero is valid.
@@ -454,10 +484,15 @@ impl PacketSocket {
                 )
             };
             if got < 0 {
-                return n;
+                return;
             }
-            if from.sll_pkttype != PACKET_OUTGOING && buf[..got as usize].windows(magic.len()).any(|w| w == magic) {
-                n += 1;
+            if from.sll_pkttype == PACKET_OUTGOING || !buf[..got as usize].windows(magic.len()).any(|w| w == magic) {
+                continue;
+            }
+            match from.sll_ifindex as u32 {
+                i if i == veth.peer_ifindex => into.at_peer += 1,
+                i if i == veth.ifindex => into.passed += 1,
+                _ => {}
             }
         }
     }
@@ -474,26 +509,45 @@ fn frame(magic: &[u8]) -> Vec<u8> {
     f
 }
 
+/// How long a `redirect` step waits for frames it cannot account for yet.
+const FRAME_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Sends `packets` frames on `veth`'s peer; the XDP program attached to `veth` (see
 /// `prog::redirect`) redirects them; counts what arrives back on the peer and what
-/// `veth`'s own stack receives (passed). Waits up to 500 ms for the last ones.
-pub(super) fn send_and_count(veth: &Veth, packets: u32) -> io::Result<crate::outcome::FrameCounts> {
-    let magic = *b"mapconform-redirect";
-    let peer = PacketSocket::bind(veth.peer_ifindex)?;
-    let here = PacketSocket::bind(veth.ifindex)?;
+/// `veth`'s own stack receives (passed). The wait ends as soon as every frame is accounted
+/// for: arrived at the peer, passed, or dropped by one of `sockets` (the case's AF_XDP
+/// sockets on `veth`, which drop what they have no fill-ring buffer for). Only a frame
+/// that goes somewhere else costs the whole [`FRAME_WAIT`].
+pub(super) fn send_and_count(veth: &Veth, packets: u32, sockets: &[&Xsk]) -> io::Result<crate::outcome::FrameCounts> {
+    let step = veth.steps.get();
+    veth.steps.set(step + 1);
+    let mut magic = b"mapconform-redirect-".to_vec();
+    magic.extend(step.to_be_bytes());
+    let socket = match veth.frames.get() {
+        Some(s) => s,
+        None => {
+            let opened = PacketSocket::open()?;
+            veth.frames.get_or_init(|| opened)
+        }
+    };
+    let dropped = || sockets.iter().map(|s| s.rx_dropped()).sum::<u64>();
+    let dropped_before = dropped();
     for _ in 0..packets {
-        peer.send(&frame(&magic))?;
+        socket.send(veth.peer_ifindex, &frame(&magic))?;
     }
-    let (mut at_peer, mut passed) = (0, 0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
-    while at_peer + passed < packets as usize && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        at_peer += peer.count(&magic);
-        passed += here.count(&magic);
+    let mut arrived = Arrived::default();
+    let deadline = std::time::Instant::now() + FRAME_WAIT;
+    loop {
+        socket.count(&magic, veth, &mut arrived);
+        let accounted = (arrived.at_peer + arrived.passed) as u64 + dropped().saturating_sub(dropped_before);
+        if accounted >= u64::from(packets) || std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     Ok(crate::outcome::FrameCounts {
         sent: u64::from(packets),
-        at_peer: at_peer as u64,
-        passed: passed as u64,
+        at_peer: arrived.at_peer as u64,
+        passed: arrived.passed as u64,
     })
 }

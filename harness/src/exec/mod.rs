@@ -745,7 +745,9 @@ impl Runner<'_> {
     fn execute(&mut self, op: &Op) -> Outcome {
         let Some(map) = op.map() else {
             // A step on the case's objects alone.
-            return match objects::execute(op, &self.maps.objects) {
+            let attached = &self.attached;
+            let drops = || attached.iter().map(prog::sockets::AttachedProg::drops).sum::<u64>();
+            return match objects::execute(op, &self.maps.objects, &drops) {
                 Ok(outcome) => outcome,
                 Err(why) => self.harness_failure(why),
             };
@@ -838,7 +840,7 @@ impl Runner<'_> {
                 let prog_fd = loaded.fd().map_err(|e| HarnessError::Program(e.to_string()))?;
                 // The kernel's refusal to attach is the step's result.
                 match devices::XdpAttached::attach(veth.ifindex, prog_fd.as_raw_fd()) {
-                    Ok(_attached) => match devices::send_and_count(veth, *packets) {
+                    Ok(_attached) => match devices::send_and_count(veth, *packets, &self.maps.objects.xsks_on(veth.ifindex)) {
                         Ok(counts) => Outcome::Frames(counts),
                         Err(e) => return Err(HarnessError::Setup(format!("sending frames over {}: {e}", veth.name))),
                     },

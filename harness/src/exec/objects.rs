@@ -149,6 +149,17 @@ impl Objects {
         }
     }
 
+    /// The case's AF_XDP sockets bound to interface `ifindex`.
+    pub(super) fn xsks_on(&self, ifindex: u32) -> Vec<&Xsk> {
+        self.fds
+            .iter()
+            .filter_map(|m| match m {
+                Some(Made::Xsk(x)) if x.ifindex == ifindex => Some(x),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The perf events of the case (where bpf_perf_event_output records are read back).
     pub(super) fn perf_events(&self) -> impl Iterator<Item = &PerfEvent> {
         self.fds.iter().filter_map(|m| match m {
@@ -362,10 +373,11 @@ pub(super) fn local_addr(fd: RawFd) -> io::Result<libc::sockaddr_in> {
     Ok(addr)
 }
 
-/// A step on objects alone (one that names no map): `send`.
-pub(super) fn execute(op: &Op, objects: &Objects) -> Result<Outcome, HarnessError> {
+/// A step on objects alone (one that names no map): `send`. `drops` counts the SK_DROP
+/// verdicts of the programs the case attached to its socket maps so far.
+pub(super) fn execute(op: &Op, objects: &Objects, drops: &dyn Fn() -> u64) -> Result<Outcome, HarnessError> {
     match op {
-        Op::Send(send) => super::sockets::send(send, objects),
+        Op::Send(send) => super::sockets::send(send, objects, drops),
         Op::Cgroup {
             call: CgroupCall::Send { cgroup, packets },
         } => {

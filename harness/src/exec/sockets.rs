@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 /// How long `send` waits for the bytes to arrive somewhere. Delivery on `lo` (a redirect
 /// through the psock backlog included) takes well under this even under TCG; the wait ends
-/// as soon as every byte has arrived, so only a dropped message costs the whole wait.
+/// as soon as every byte has arrived, or as soon as a verdict program of the case dropped
+/// what was sent, so only bytes lost some other way cost the whole wait.
 const ARRIVAL_WAIT: Duration = Duration::from_millis(300);
 
 /// The maps whose syscall lookups return a socket cookie (u64) rather than what was stored.
@@ -207,8 +208,11 @@ pub(super) fn attach(map: BorrowedFd, map_type: MapType, a: &Attach) -> Result<A
 }
 
 /// `send`: the bytes written on `from` (non-blocking), then whatever arrives on each
-/// watched object within [`ARRIVAL_WAIT`], as text by object name.
-pub(super) fn send(send: &Send, objects: &Objects) -> Result<Outcome, HarnessError> {
+/// watched object within [`ARRIVAL_WAIT`], as text by object name. `drops` counts the
+/// SK_DROP verdicts of the case's socket-map programs: one more after the send means the
+/// data was dropped, and nothing of it can arrive any more (every part of one send meets
+/// the same program and the same map contents, so every part has the same verdict).
+pub(super) fn send(send: &Send, objects: &Objects, drops: &dyn Fn() -> u64) -> Result<Outcome, HarnessError> {
     let fd_of = |o: &crate::case::data::ObjectName| match o.index.map(|i| objects.raw(i)) {
         Some(Ok(fd)) => Ok(fd),
         Some(Err(Unmade::Needs(why))) => Err(why),
@@ -226,6 +230,7 @@ pub(super) fn send(send: &Send, objects: &Objects) -> Result<Outcome, HarnessErr
             Err(why) => return Ok(Outcome::NotRun(why)),
         }
     }
+    let drops_before = drops();
     // SAFETY: data is valid for reading data.len() bytes during the call.
     let sent = unsafe {
         libc::send(
@@ -238,11 +243,20 @@ pub(super) fn send(send: &Send, objects: &Objects) -> Result<Outcome, HarnessErr
     if sent < 0 {
         return Ok(Outcome::Errno(Errno::of(&io::Error::last_os_error())));
     }
-    Ok(Outcome::Arrived(collect_arrivals(&watched, sent as usize)))
+    let dropped = || drops() > drops_before;
+    Ok(Outcome::Arrived(collect_arrivals(&watched, sent as usize, &dropped)))
 }
 
-/// Reads what arrives on `watched` until `expected` bytes arrived in all or the wait ends.
-fn collect_arrivals(watched: &[(String, RawFd)], expected: usize) -> BTreeMap<String, String> {
+/// How often the wait looks at `dropped` while nothing arrives.
+const DROP_CHECK: Duration = Duration::from_millis(2);
+
+/// Reads what arrives on `watched` until `expected` bytes arrived in all, `dropped()` says
+/// nothing more will, or the wait ends.
+fn collect_arrivals(
+    watched: &[(String, RawFd)],
+    expected: usize,
+    dropped: &dyn Fn() -> bool,
+) -> BTreeMap<String, String> {
     let mut got: Vec<Vec<u8>> = vec![Vec::new(); watched.len()];
     // A socket that cannot be read (a listener, a stream at its end) is polled no more:
     // poll skips negative fds.
@@ -250,7 +264,7 @@ fn collect_arrivals(watched: &[(String, RawFd)], expected: usize) -> BTreeMap<St
     let deadline = Instant::now() + ARRIVAL_WAIT;
     while got.iter().map(Vec::len).sum::<usize>() < expected {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if left.is_zero() || dropped() {
             break;
         }
         let mut polls: Vec<libc::pollfd> = fds
@@ -266,7 +280,7 @@ fn collect_arrivals(watched: &[(String, RawFd)], expected: usize) -> BTreeMap<St
             libc::poll(
                 polls.as_mut_ptr(),
                 polls.len() as libc::nfds_t,
-                left.as_millis() as i32 + 1,
+                left.min(DROP_CHECK).as_millis() as i32 + 1,
             )
         };
         if ready <= 0 {

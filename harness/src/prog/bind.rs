@@ -58,7 +58,7 @@ pub(crate) fn load_object(
 ) -> Result<Ebpf, EbpfError> {
     let mut shared = LOADER.lock().unwrap_or_else(|e| e.into_inner());
     let loader = shared.get_or_insert_with(|| {
-        let mut aya = EbpfLoader::new();
+        let mut aya = loader_without_kernel_btf();
         // aya needs the kernel's BTF only for CO-RE relocations, and the objects have
         // none (`objects::tests::no_core_relocations`, `declared::tests` check).
         aya.btf(None);
@@ -82,6 +82,42 @@ pub(crate) fn load_object(
         loader.aya.map_pin_path(map, path.to_path_buf());
     }
     loader.aya.load(elf)
+}
+
+/// An `EbpfLoader` made without reading the kernel's BTF. aya 0.14 has no constructor that
+/// skips it: `EbpfLoader::new()` always parses /sys/kernel/btf/vmlinux (measured: 27 ms on
+/// the host, ~450 ms of a TCG guest's session) only for `.btf(None)` to drop it. So it is
+/// made on a thread of its own, in a private mount namespace (`unshare(CLONE_NEWNS)`, every
+/// mount made private so nothing propagates out) with an empty tmpfs over /sys/kernel/btf,
+/// where aya finds no BTF. The namespace goes with the thread; the process's own view of
+/// /sys never changes. Should any of it fail, the loader is made the ordinary way.
+fn loader_without_kernel_btf() -> EbpfLoader<'static> {
+    let made = std::thread::spawn(|| {
+        // SAFETY: plain calls on this thread's own namespaces, with valid C strings.
+        let hidden = unsafe {
+            libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0
+                && libc::mount(
+                    c"none".as_ptr(),
+                    c"/sys/kernel/btf".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_RDONLY,
+                    std::ptr::null(),
+                ) == 0
+        };
+        hidden.then(EbpfLoader::new)
+    })
+    .join();
+    match made {
+        Ok(Some(loader)) => loader,
+        _ => EbpfLoader::new(),
+    }
 }
 
 /// A `'static` copy of a global's value, for the reused loaders. Values are few and small

@@ -28,6 +28,15 @@ impl std::fmt::Debug for AttachedProg {
 }
 
 impl AttachedProg {
+    /// How many of this program's verdicts were SK_DROP so far (`dropped` in
+    /// `ebpf/sockets.c`, in the `.bss` map aya made for this load); 0 if it cannot be read.
+    pub fn drops(&self) -> u64 {
+        let Some(map) = self.ebpf.map(".bss") else { return 0 };
+        aya::maps::Array::<_, u64>::try_from(map)
+            .and_then(|bss| bss.get(&0, 0))
+            .unwrap_or(0)
+    }
+
     fn prog_fd(&self) -> Result<BorrowedFd<'_>, ProgError> {
         let prog = self
             .ebpf
