@@ -135,6 +135,23 @@ pub fn fetch(
     Ok(entries.iter().map(|e| e.id.clone()).zip(statuses).collect())
 }
 
+/// How long a resolution stands: within it, a cached kernel is taken as up to date without
+/// asking the archive again (`scripts/run` resolves before every run; a laptop rerunning
+/// the matrix should not wait on five `apt-get update`s each time). `kernels fetch --force`
+/// always asks. A fresh machine (CI) has no cache and always resolves.
+const RESOLVE_TTL: Duration = Duration::from_secs(3600);
+
+/// Touched in a kernel's apt state folder after each successful resolution.
+const RESOLVED_STAMP: &str = "resolved";
+
+fn resolved_recently(stamp: &Path) -> bool {
+    std::fs::metadata(stamp)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < RESOLVE_TTL)
+}
+
 fn fetch_one(
     cache: &Cache,
     matrix: &Matrix,
@@ -144,6 +161,26 @@ fn fetch_one(
     events: Events,
 ) -> Result<FetchStatus> {
     let t0 = Instant::now();
+    let apt_dir = cache.apt_dir().join(&entry.id);
+    let stamp = apt_dir.join(RESOLVED_STAMP);
+    if !force {
+        if let Some(k) = cache.get(&entry.id)? {
+            if resolved_recently(&stamp)
+                && k.record.suites == entry.suites
+                && k.record.meta.name == entry.meta
+                && k.dir.join(&k.record.vmlinux).is_file()
+            {
+                emit(
+                    events,
+                    VmEvent::UpToDate {
+                        id: entry.id.clone(),
+                        version: k.record.meta.version.clone(),
+                    },
+                );
+                return Ok(FetchStatus::UpToDate(k));
+            }
+        }
+    }
     emit(
         events,
         VmEvent::Resolving {
@@ -151,9 +188,11 @@ fn fetch_one(
             suites: entry.suites.clone(),
         },
     );
-    let apt = AptState::new(&cache.apt_dir().join(&entry.id), mirrors, &entry.suites)?;
+    let apt = AptState::new(&apt_dir, mirrors, &entry.suites)?;
     apt.update()?;
     let res = resolve(&apt, entry)?;
+    // Whatever follows, the archive was asked just now.
+    let _ = std::fs::write(&stamp, b"");
     if !force {
         if let Some(k) = cache.get(&entry.id)? {
             if k.record.packages == res.packages && k.dir.join(&k.record.vmlinux).is_file() {
