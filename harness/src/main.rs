@@ -174,6 +174,9 @@ enum Command {
     BenchOps {
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
+        /// Timed rounds of each loop (the fastest counts), after an untimed one.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         /// Write the JSON here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -552,10 +555,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::BenchOps { iterations, out } => {
+        Command::BenchOps { iterations, rounds, out } => {
             // bpffs for the program steps (not guest::prepare: this may run on a host).
             mapconform::prog::ensure_bpffs().map_err(|e| anyhow::anyhow!("mounting bpffs: {e}"))?;
-            let json = serde_json::to_string(&mapconform::bench::ops(iterations)?)?;
+            let json = serde_json::to_string(&mapconform::bench::ops(iterations, rounds)?)?;
             match out {
                 Some(file) => {
                     std::fs::write(&file, json + "\n").with_context(|| format!("writing {}", file.display()))?

@@ -32,13 +32,9 @@ pub fn pin_maps(case: &Case, dir: &Path, after_steps: bool) -> Result<Vec<String
         // a pin from an earlier call would make this one fail with EEXIST
         let _ = std::fs::remove_file(dir.join(&map.name));
     }
-    let pins = (0..case.maps.len()).map(|map| Step {
-        op: Op::Pin {
-            map,
-            path: dir.join(&case.maps[map].name).display().to_string(),
-        },
-        expect: None,
-        line: 0,
+    let pins = (0..case.maps.len()).map(|map| {
+        let path = dir.join(&case.maps[map].name).display().to_string();
+        Step::new(Op::Pin { map, path }, None, 0, &case.maps)
     });
     // The executor creates every map no `create` step names, then runs the steps: pins
     // are steps like any other, so this is `run`'s own map creation (and the executor

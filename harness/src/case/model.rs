@@ -75,6 +75,21 @@ pub struct Step {
     pub expect: Option<Expect>,
     /// Line of the step in its file, for messages.
     pub line: u64,
+    /// The step's label in results and snapshots ([`Op::describe`]), made with the case:
+    /// the guest parses cases on a thread of their own, so the executor only copies it.
+    pub label: String,
+}
+
+impl Step {
+    pub fn new(op: Op, expect: Option<Expect>, line: u64, maps: &[MapDef]) -> Step {
+        let label = op.describe(maps);
+        Step {
+            op,
+            expect,
+            line,
+            label,
+        }
+    }
 }
 
 /// One operation. Map fields are indices into [`Case::maps`].

@@ -387,11 +387,7 @@ fn validate(file: &Path, id: &str, raw: RawCase) -> Result<Case, Vec<CaseError>>
             expect
         });
         if let Some(op) = step_op(&mut errors, declared, &maps, &objects, raw_step) {
-            steps.push(Step {
-                op,
-                expect,
-                line: raw_step.referenced.line(),
-            });
+            steps.push(Step::new(op, expect, raw_step.referenced.line(), &maps));
         }
     }
 

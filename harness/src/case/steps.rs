@@ -466,7 +466,13 @@ impl<'de> Deserialize<'de> for RawProg {
 /// Every step kind, comma separated, for "a step needs one operation" — taken from
 /// [`RawOp`]'s own derived list (the message serde gives for an unknown kind), so the
 /// kinds are listed in one place only.
-pub(super) fn kinds() -> String {
+pub(super) fn kinds() -> &'static str {
+    // Made once: every step's key is checked against it, and making it costs a serde error.
+    static KINDS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KINDS.get_or_init(list_kinds)
+}
+
+fn list_kinds() -> String {
     let probe = RawOp::deserialize(Tagged {
         kind: "",
         value: de::value::UnitDeserializer::<de::value::Error>::new(),

@@ -309,7 +309,7 @@ fn run_case_here(case: &Case, env: Env, keep_pins: bool) -> CaseResult {
             .as_ref()
             .and_then(|e| expect::check(e, &result, &step.op, step.op.map().map(|m| &case.maps[m]), &runner).err());
         steps.push(StepResult {
-            step: step.op.describe(&case.maps),
+            step: step.label.clone(),
             result,
             expect: step.expect.as_ref().map(|e| e.to_string()),
             violation,
@@ -765,10 +765,12 @@ impl Runner<'_> {
         let Some(handle) = self.maps.handles[map].clone() else {
             return Outcome::NotRun(self.maps.missing[map].clone());
         };
-        // An object the kernel refused to make is that result, not a harness problem.
-        if let Some(why) = op
-            .data()
-            .iter()
+        // An object the kernel refused to make is that result, not a harness problem. (A
+        // case without objects has no data naming one: the parser checks every name.)
+        if let Some(why) = (!self.case.objects.is_empty())
+            .then(|| op)
+            .into_iter()
+            .flat_map(Op::data)
             .flat_map(|d| d.objects())
             .find_map(|o| self.maps.objects.made_or_why(o).err())
         {
@@ -791,7 +793,9 @@ impl Runner<'_> {
     /// One step on an existing map. `Err` is a harness problem (a value that cannot be
     /// encoded, a buffer the bounded layer refused), never a kernel answer.
     fn execute_on(&mut self, op: &Op, map: usize, h: &MapHandle) -> Result<Outcome, HarnessError> {
-        let def = self.def(map).clone();
+        // Borrowed from the case, not from the runner, which the arms change.
+        let case = self.case;
+        let def = &case.maps[map];
         let fd = h.fd();
         // Output buffers are sized from the map's real attributes (which, after
         // `get_pinned`/`get_by_id`, are known to match the declaration).
