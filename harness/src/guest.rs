@@ -70,19 +70,6 @@ pub struct Timings {
     file: Option<std::path::PathBuf>,
     last: std::time::Instant,
     lines: Vec<serde_json::Value>,
-    /// `/proc/stat`'s busy and total jiffies of all CPUs when the runner started.
-    cpu_at_start: Option<(u64, u64, usize)>,
-}
-
-/// All CPUs' busy and total jiffies so far (`/proc/stat`'s first line), and how many CPUs.
-fn cpu_jiffies() -> Option<(u64, u64, usize)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let cpus = stat.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count();
-    let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
-    let total: u64 = fields.iter().sum();
-    // idle and iowait are the 4th and 5th
-    let idle = fields.get(3)? + fields.get(4).unwrap_or(&0);
-    Some((total - idle, total, cpus))
 }
 
 impl Timings {
@@ -94,7 +81,6 @@ impl Timings {
             file,
             last: std::time::Instant::now(),
             lines: vec![serde_json::json!({ "phase": "started", "uptime_s": uptime })],
-            cpu_at_start: cpu_jiffies(),
         }
     }
 
@@ -112,22 +98,16 @@ impl Timings {
         }
     }
 
-    /// A case that took `took` on `lane` (cases overlap on two lanes: no lap).
-    pub fn case(&mut self, case: &str, lane: usize, took: std::time::Duration) {
+    pub fn case(&mut self, case: &str) {
         if self.file.is_some() {
-            self.lines
-                .push(serde_json::json!({ "case": case, "us": took.as_micros(), "lane": lane }));
+            let us = self.lap();
+            self.lines.push(serde_json::json!({ "case": case, "us": us }));
         }
     }
 
     /// Writes the lines; a failure is reported and does not fail the run.
-    pub fn finish(mut self) {
-        let Some(file) = self.file.clone() else { return };
-        // How busy the vCPUs were meanwhile: the room left for work on another CPU.
-        if let (Some((busy0, total0, _)), Some((busy1, total1, cpus))) = (self.cpu_at_start, cpu_jiffies()) {
-            let busy = (busy1 - busy0) as f64 / ((total1 - total0).max(1) as f64) * cpus as f64;
-            self.lines.push(serde_json::json!({ "phase": "cpu", "busy_cpus": (busy * 100.0).round() / 100.0 }));
-        }
+    pub fn finish(self) {
+        let Some(file) = self.file else { return };
         let text: String = self.lines.iter().map(|l| format!("{l}\n")).collect();
         if let Err(e) = std::fs::write(&file, text) {
             eprintln!("mapconform guest: writing {}: {e}", file.display());
@@ -163,18 +143,9 @@ pub enum Mark {
 /// `P9L_DIRECT`, "no read or write cache" (fs/9p/fid.h `v9fs_fid_add_modes()`), so the
 /// marks need no fdatasync there — two per case, each a flush of the host's disk, were
 /// the largest fixed cost of a syscall-only case. Anywhere else each mark is synced.
-///
-/// Each write is still a round trip to QEMU's 9p server (~1.8 ms in a TCG guest, ~1 s of a
-/// 273-case run at two a case), so a lane's "finished" mark goes out with its next
-/// "started" one, in one write, before that case runs; or alone once the lane waits or is
-/// done ([`Progress::Idle`]). Nothing of the finished case is left then (its maps, fds and
-/// namespace went with it): only a crash caused by the *other* lane in that gap of a few
-/// instructions would find the finished case unwritten, and name it as running.
 pub struct Marks {
     file: std::fs::File,
     sync: bool,
-    /// Per lane, a finished mark that goes out with the lane's next one.
-    held: [String; 2],
 }
 
 impl Marks {
@@ -182,63 +153,34 @@ impl Marks {
         let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let sync = !writes_through(&mounts, &std::fs::canonicalize(path).unwrap_or(path.to_path_buf()));
-        Ok(Marks {
-            file,
-            sync,
-            held: Default::default(),
-        })
+        Ok(Marks { file, sync })
     }
 
-    /// Writes the mark of `progress` (see [`Marks`] for when). A failure to write is
-    /// reported on stderr and does not stop the run: the marks only matter if the kernel
-    /// crashes.
+    /// Writes the mark of `progress`. A failure to write is reported on stderr and does not
+    /// stop the run: the marks only matter if the kernel crashes.
     pub fn record(&mut self, progress: crate::exec::Progress) {
         use crate::exec::Progress;
-        let (lane, mark) = match progress {
+        let mark = match progress {
             Progress::Started {
                 kernel_release,
                 possible_cpus,
-            } => (
-                None,
-                Mark::RunnerStarted {
-                    kernel_release: kernel_release.to_string(),
-                    possible_cpus,
-                },
-            ),
-            Progress::CaseStarted { case, lane } => (Some(lane), Mark::CaseStarted { case: case.id.clone() }),
-            Progress::CaseFinished { result, lane, .. } => {
-                let held = &mut self.held[lane.min(1)];
-                match serde_json::to_string(&Mark::CaseFinished { result: result.clone() }) {
-                    Ok(line) => *held += &(line + "\n"),
-                    Err(e) => eprintln!("mapconform guest: a progress mark: {e}"),
+            } => Mark::RunnerStarted {
+                kernel_release: kernel_release.to_string(),
+                possible_cpus,
+            },
+            Progress::CaseStarted(case) => Mark::CaseStarted { case: case.id.clone() },
+            Progress::CaseFinished(result) => Mark::CaseFinished { result: result.clone() },
+        };
+        let written = serde_json::to_string(&mark)
+            .map_err(std::io::Error::other)
+            .and_then(|line| {
+                use std::io::Write;
+                self.file.write_all(format!("{line}\n").as_bytes())?;
+                if self.sync {
+                    self.file.sync_data()?;
                 }
-                return;
-            }
-            Progress::Idle { lane } => {
-                let text = std::mem::take(&mut self.held[lane.min(1)]);
-                self.write(&text);
-                return;
-            }
-        };
-        let mut text = lane.map(|l| std::mem::take(&mut self.held[l.min(1)])).unwrap_or_default();
-        match serde_json::to_string(&mark) {
-            Ok(line) => text += &(line + "\n"),
-            Err(e) => eprintln!("mapconform guest: a progress mark: {e}"),
-        }
-        self.write(&text);
-    }
-
-    fn write(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        let written = {
-            use std::io::Write;
-            self.file.write_all(text.as_bytes()).and_then(|()| match self.sync {
-                true => self.file.sync_data(),
-                false => Ok(()),
-            })
-        };
+                Ok(())
+            });
         if let Err(e) = written {
             eprintln!("mapconform guest: writing a progress mark: {e}");
         }

@@ -195,9 +195,6 @@ enum Command {
         /// Write each case's guest time (JSON lines) here: where a session's time goes.
         #[arg(long)]
         timings: Option<PathBuf>,
-        /// Every case on CPU 0, one after the other (no second lane; see `exec::lanes`).
-        #[arg(long)]
-        one_lane: bool,
         filter: Option<String>,
     },
 }
@@ -575,13 +572,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             bundle,
             out,
             timings,
-            one_lane,
             filter,
         } => {
             let mut clock = mapconform::guest::Timings::new(timings);
             mapconform::guest::prepare()?;
             clock.phase("prepared");
-            let (total, cases): (usize, Box<dyn Iterator<Item = mapconform::case::Case> + Send>) = match (cases, bundle) {
+            let (total, cases): (usize, Box<dyn Iterator<Item = mapconform::case::Case>>) = match (cases, bundle) {
                 (Some(dir), _) => {
                     let cases = selected(load(&[dir])?, &filter);
                     (cases.len(), Box::new(cases.into_iter()))
@@ -596,19 +592,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let mut marks = mapconform::guest::Marks::create(&out.with_file_name(mapconform::guest::PROGRESS_FILE))?;
             clock.phase("cases read");
             let mut done = 0;
-            let lanes = if one_lane { exec::Lanes::One } else { exec::Lanes::Two };
-            let run: RunReport = exec::run_all_with(cases, lanes, |p| {
+            let run: RunReport = exec::run_all_with(cases, |p| {
                 // one line per case on stderr, which reaches the host's console pipe: the
                 // progress display (guest::parse_progress); the marks are for crashes
                 match &p {
-                    exec::Progress::CaseStarted { case, .. } => {
+                    exec::Progress::CaseStarted(case) => {
                         eprintln!("{}", mapconform::guest::progress_line(done, total, &case.id))
                     }
-                    exec::Progress::CaseFinished { result, lane, took } => {
+                    exec::Progress::CaseFinished(result) => {
                         done += 1;
-                        clock.case(&result.case, *lane, *took);
+                        clock.case(&result.case);
                     }
-                    exec::Progress::Started { .. } | exec::Progress::Idle { .. } => {}
+                    exec::Progress::Started { .. } => {}
                 }
                 marks.record(p)
             })?;

@@ -122,14 +122,10 @@ pub struct Options {
     pub jobs: usize,
     /// The minimal guest root ([`vm::root`]); `None`: the host's root.
     pub guest_root: Option<PathBuf>,
-    /// Every case on the guest's CPU 0, one at a time (`exec::lanes`): for a crash that
-    /// two running cases share.
-    pub one_lane: bool,
 }
 
 impl Options {
-    /// Defaults, overridable by `$MAPCONFORM_JOBS`, `$MAPCONFORM_DEADLINE` (seconds) and
-    /// `$MAPCONFORM_LANES` (1: one case at a time in each guest; default 2).
+    /// Defaults, overridable by `$MAPCONFORM_JOBS` and `$MAPCONFORM_DEADLINE` (seconds).
     /// The guest gets the minimal root in the kernel cache, prepared here (set
     /// `$MAPCONFORM_GUEST_ROOT=host` to boot with the host's root instead).
     pub fn new(exe: PathBuf, cases: PathBuf) -> anyhow::Result<Options> {
@@ -150,7 +146,6 @@ impl Options {
             jobs: env("MAPCONFORM_JOBS")
                 .map(|j| j as usize)
                 .unwrap_or_else(vm::default_jobs),
-            one_lane: env("MAPCONFORM_LANES") == Some(1),
         })
     }
 }
@@ -211,9 +206,6 @@ fn boot_and_collect(
     let timings = std::env::var_os("MAPCONFORM_TIMINGS").map(PathBuf::from);
     if timings.is_some() {
         req.command.extend(["--timings".into(), guest_rwdir.join(TIMINGS_FILE).display().to_string()]);
-    }
-    if opts.one_lane {
-        req.command.push("--one-lane".into());
     }
     req.accel = Some(accel);
     // TCG boots take ~5-20 s and the library well under a minute; KVM is ~10x faster.
@@ -285,8 +277,8 @@ fn boot_and_collect(
 }
 
 /// What a guest that crashed had done, from its progress marks: `None` if the runner never
-/// started. The cases it was in (two where both lanes were busy: either may have crashed
-/// it) carry `crash` as their harness error; the cases not started say they were not run.
+/// started. The case it was in carries `crash` as its harness error; later cases say they
+/// were not run.
 fn partial_report(marks: &[guest::Mark], all: &[String], crash: &str) -> Option<RunReport> {
     let (kernel_release, possible_cpus) = marks.iter().find_map(|m| match m {
         guest::Mark::RunnerStarted {
@@ -296,12 +288,12 @@ fn partial_report(marks: &[guest::Mark], all: &[String], crash: &str) -> Option<
         _ => None,
     })?;
     let mut cases: Vec<CaseResult> = Vec::new();
-    let mut running: Vec<String> = Vec::new();
+    let mut running = None;
     for mark in marks {
         match mark {
-            guest::Mark::CaseStarted { case } => running.push(case.clone()),
+            guest::Mark::CaseStarted { case } => running = Some(case.clone()),
             guest::Mark::CaseFinished { result } => {
-                running.retain(|c| *c != result.case);
+                running = None;
                 cases.push(result.clone());
             }
             guest::Mark::RunnerStarted { .. } => {}
@@ -312,25 +304,17 @@ fn partial_report(marks: &[guest::Mark], all: &[String], crash: &str) -> Option<
         steps: vec![],
         harness_error: Some(why),
     };
-    for case in &running {
-        let others: Vec<&str> = running.iter().filter(|c| *c != case).map(String::as_str).collect();
-        let also = match others.is_empty() {
-            true => String::new(),
-            false => format!(" (as did {}, on the other lane: either may have caused it)", others.join(", ")),
-        };
-        cases.push(unfinished(case, format!("the kernel crashed while this case ran{also}:\n{crash}")));
+    if let Some(case) = &running {
+        cases.push(unfinished(
+            case,
+            format!("the kernel crashed while this case ran:\n{crash}"),
+        ));
     }
     let done: std::collections::HashSet<String> = cases.iter().map(|c| c.case.clone()).collect();
-    let during = match running.is_empty() {
-        true => "(between cases)".to_string(),
-        false => running.join(" and "),
-    };
+    let during = running.as_deref().unwrap_or("(between cases)");
     for case in all.iter().filter(|c| !done.contains(*c)) {
         cases.push(unfinished(case, format!("not run: the kernel crashed during {during}")));
     }
-    // in the order the host bundled them, as a finished run reports them
-    let order: std::collections::HashMap<&str, usize> = all.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    cases.sort_by_key(|c| order.get(c.case.as_str()).copied().unwrap_or(usize::MAX));
     Some(RunReport {
         kernel_release,
         possible_cpus,
@@ -468,41 +452,6 @@ mod tests {
         assert_eq!(
             by("c").harness_error.as_deref(),
             Some("not run: the kernel crashed during b")
-        );
-    }
-
-    #[test]
-    fn a_crash_with_both_lanes_busy_names_both_cases() {
-        let all: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
-        let started = |c: &str| Mark::CaseStarted { case: c.into() };
-        let finished = |c: &str| Mark::CaseFinished {
-            result: CaseResult {
-                case: c.into(),
-                steps: vec![],
-                harness_error: None,
-            },
-        };
-        // the second lane took c ahead of b; a finished; b and c were running
-        let marks = vec![
-            Mark::RunnerStarted {
-                kernel_release: "6.12.1".into(),
-                possible_cpus: 2,
-            },
-            started("a"),
-            started("c"),
-            finished("a"),
-            started("b"),
-        ];
-        let report = partial_report(&marks, &all, "Oops: 0000 [#1]").unwrap();
-        let ids: Vec<&str> = report.cases.iter().map(|c| c.case.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c", "d"], "in the bundle's order");
-        let b = report.cases[1].harness_error.as_deref().unwrap();
-        assert!(b.contains("crashed while this case ran (as did c, on the other lane"), "{b}");
-        let c = report.cases[2].harness_error.as_deref().unwrap();
-        assert!(c.contains("crashed while this case ran (as did b, on the other lane"), "{c}");
-        assert_eq!(
-            report.cases[3].harness_error.as_deref(),
-            Some("not run: the kernel crashed during c and b")
         );
     }
 

@@ -8,7 +8,6 @@ mod cgroup_send;
 mod cgroups;
 mod devices;
 mod expect;
-pub mod lanes;
 mod mmap;
 mod objects;
 mod perf;
@@ -44,18 +43,9 @@ impl Env {
     }
 }
 
-/// Run every case, each with its own maps (two at a time where a second CPU allows, see
-/// [`lanes`]), the results in `cases`' order.
+/// Run every case, one after the other, each with its own maps.
 pub fn run_all(cases: &[Case]) -> io::Result<RunReport> {
-    run_all_with(cases, Lanes::Two, |_| {})
-}
-
-/// How many cases run at once: [`Lanes::One`] keeps every case on CPU 0, one after the
-/// other (`mapconform guest --one-lane`, for a crash that two running cases share).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lanes {
-    One,
-    Two,
+    run_all_with(cases, |_| {})
 }
 
 /// Where [`run_all_with`] is.
@@ -65,47 +55,38 @@ pub enum Progress<'a> {
         kernel_release: &'a str,
         possible_cpus: usize,
     },
-    CaseStarted {
-        case: &'a Case,
-        lane: usize,
-    },
-    CaseFinished {
-        result: &'a CaseResult,
-        /// [`lanes::FIRST`] (CPU 0) or [`lanes::SECOND`] (CPU 1).
-        lane: usize,
-        took: std::time::Duration,
-    },
-    /// `lane` has nothing to run for now, or ever again.
-    Idle { lane: usize },
+    CaseStarted(&'a Case),
+    CaseFinished(&'a CaseResult),
 }
 
 /// [`run_all`], telling `progress` before and after each case (the guest writes these
-/// marks to the rwdir as it goes, so a kernel crash names the cases that were running).
+/// marks to the rwdir as it goes, so a kernel crash names the case that was running).
 /// `cases` may be an iterator that is still producing them (the guest parses as it runs).
-/// `progress` is called from either lane, one call at a time.
-pub fn run_all_with<C: std::borrow::Borrow<Case> + Send>(
-    cases: impl IntoIterator<Item = C, IntoIter: Send>,
-    lanes: Lanes,
-    progress: impl FnMut(Progress) + Send,
+pub fn run_all_with<C: std::borrow::Borrow<Case>>(
+    cases: impl IntoIterator<Item = C>,
+    mut progress: impl FnMut(Progress),
 ) -> io::Result<RunReport> {
     let env = Env::detect()?;
-    // Whether CPU 1 is there for a second lane, asked before this thread leaves it.
-    let second_cpu = lanes == Lanes::Two && allowed_cpus().contains(&lanes::SECOND);
     // LRU maps pick eviction victims from per-CPU lists: running every step on one CPU keeps
     // which key goes the same from run to run.
-    pin_to_cpu(0);
+    pin_to_cpu0();
     // Before 5.11 map memory is charged to RLIMIT_MEMLOCK (64 KiB by default): maps of earlier
     // cases, freed asynchronously, would make later creations fail with EPERM. Every BPF
     // loader (libbpf, aya, bpftool) lifts the limit the same way.
     lift_memlock_limit();
     let release = kernel_release();
-    let progress = std::sync::Mutex::new(progress);
-    let tell = |p: Progress| (progress.lock().unwrap_or_else(|e| e.into_inner()))(p);
-    tell(Progress::Started {
+    progress(Progress::Started {
         kernel_release: &release,
         possible_cpus: env.possible_cpus,
     });
-    let results = lanes::run(cases.into_iter(), env, second_cpu, &tell);
+    let mut results = Vec::new();
+    for case in cases {
+        let case = case.borrow();
+        progress(Progress::CaseStarted(case));
+        let result = run_case(case, env);
+        progress(Progress::CaseFinished(&result));
+        results.push(result);
+    }
     Ok(RunReport {
         kernel_release: release,
         possible_cpus: env.possible_cpus,
@@ -135,25 +116,12 @@ pub(crate) fn lift_memlock_limit() {
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
 }
 
-/// Keeps the calling thread on `cpu` (where the kernel allows it).
-fn pin_to_cpu(cpu: usize) {
+fn pin_to_cpu0() {
     // SAFETY: cpu_set_t is plain bits; sched_setaffinity only reads it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
+        libc::CPU_SET(0, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-/// The CPUs the calling thread may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain bits; sched_getaffinity fills it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return vec![];
-        }
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
     }
 }
 
@@ -374,7 +342,7 @@ fn implicit_creates(case: &Case) -> Vec<usize> {
 
 /// Twins built ahead of the one whose helper runs: their program loads go on meanwhile.
 const TWINS_AHEAD: usize = 4;
-/// Threads loading the twins' programs, on any CPU (the executor is pinned to its lane's).
+/// Threads loading the twins' programs, on any CPU (the executor is pinned to CPU 0).
 const TWIN_LOADERS: usize = 2;
 /// The program name a twin's helper calls use.
 const ORACLE_PROGRAM: &str = "oracle";
