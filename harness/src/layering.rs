@@ -70,7 +70,10 @@ fn vm_does_not_import_the_kernel_cache_or_the_matrix() {
             include_str!("vm/process.rs"),
             include_str!("vm/root.rs"),
         ],
-        // `guest`: the guest runner's progress-line format, which the console watcher reads
-        &["vm", "repo_root", "guest"],
+        // `guest`: the guest runner's progress-line format, which the console watcher reads;
+        // `shared_log`: the QEMU options of the memory a boot shares with its guest
+        &["vm", "repo_root", "guest", "shared_log"],
     );
+    // the shared log is a leaf: its layout and its two ends, nothing else of the crate
+    only("shared_log", &[include_str!("shared_log.rs")], &[]);
 }

@@ -21,6 +21,7 @@ pub mod oracle;
 pub mod outcome;
 pub mod prog;
 pub mod report;
+pub mod shared_log;
 pub mod shell;
 pub mod snapshot;
 pub mod uapi;

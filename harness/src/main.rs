@@ -195,6 +195,10 @@ enum Command {
         /// Write each case's guest time (JSON lines) here: where a session's time goes.
         #[arg(long)]
         timings: Option<PathBuf>,
+        /// Testing the crash path: panic the kernel (sysrq-c) once this many cases have
+        /// finished and the next one's start is marked.
+        #[arg(long, hide = true)]
+        panic_after: Option<usize>,
         filter: Option<String>,
     },
 }
@@ -572,6 +576,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             bundle,
             out,
             timings,
+            panic_after,
             filter,
         } => {
             let mut clock = mapconform::guest::Timings::new(timings);
@@ -591,6 +596,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             };
             let mut marks = mapconform::guest::Marks::create(&out.with_file_name(mapconform::guest::PROGRESS_FILE))?;
             clock.phase("cases read");
+            clock.fact("marks", "shared", marks.shared().into());
             let mut done = 0;
             let run: RunReport = exec::run_all_with(cases, |p| {
                 // one line per case on stderr, which reaches the host's console pipe: the
@@ -605,7 +611,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     }
                     exec::Progress::Started { .. } => {}
                 }
-                marks.record(p)
+                let starting = matches!(p, exec::Progress::CaseStarted(_));
+                marks.record(p);
+                if starting && panic_after == Some(done) {
+                    let _ = std::fs::write("/proc/sysrq-trigger", "c");
+                }
             })?;
             eprintln!("{}", mapconform::guest::progress_line(total, total, ""));
             clock.phase("cases run");

@@ -215,6 +215,9 @@ fn boot_and_collect(
     });
     let mut retried = None;
     loop {
+        // the marks' shared memory, empty for each boot (without it they go to the file)
+        let log = rwdir.join(crate::shared_log::FILE);
+        req.shared_log = crate::shared_log::create(&log).is_ok().then_some(log);
         let boot = vm::boot(&req, events).map_err(|e| format!("could not boot {id}: {e:#}"))?;
         if let Some(dir) = &timings {
             let name = id.replace('/', "_");
@@ -244,7 +247,7 @@ fn boot_and_collect(
                 .map(|report| run(report, retried))
                 .map_err(|e| format!("the guest's report on {id} is not valid JSON: {e}"));
         }
-        let marks = guest::read_marks(&rwdir.join(guest::PROGRESS_FILE));
+        let marks = guest::read_marks(rwdir);
         let crashed = !matches!(boot.outcome, vm::Outcome::Exited(_));
         match (crashed, partial_report(&marks, &ids, &failure())) {
             // The kernel went down before the runner started: not a result about maps (a

@@ -109,6 +109,34 @@ fn crash_before_the_runner_is_retried_once() {
     assert_no_qemu();
 }
 
+/// The real runner, crashed by its own hidden `--panic-after` once the second case has
+/// started: its marks reach the host through the shared memory (`shared_log`) alone — the
+/// progress file is made a link to /dev/null first, so marks written there would be lost
+/// and the boot taken for one that never ran.
+#[test]
+fn the_real_runner_s_marks_survive_a_crash_in_shared_memory() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (dir, opts) = options(
+        "ln -sf /dev/null \"$MARKS\"\n\
+         exec \"$(dirname \"$0\")/mapconform\" \"$@\" --panic-after 1",
+    );
+    std::fs::copy(env!("CARGO_BIN_EXE_mapconform"), dir.path().join("mapconform")).unwrap();
+    let run = run(&opts).expect("a crash after the runner started is a result");
+    assert!(run.retried.is_none(), "the runner_started mark arrived: {:?}", run.retried);
+    let by = |id: &str| run.report.cases.iter().find(|c| c.case == id).unwrap();
+    // the bundle's order: hash/delete, hash/dump, hash/freeze
+    let delete = by("hash/delete");
+    assert!(delete.passed() && !delete.steps.is_empty(), "{delete:?}");
+    let crash = by("hash/dump").harness_error.clone().unwrap();
+    assert!(crash.contains("crashed while this case ran:"), "{crash}");
+    assert!(crash.contains("sysrq triggered crash"), "{crash}");
+    assert_eq!(
+        by("hash/freeze").harness_error.as_deref(),
+        Some("not run: the kernel crashed during hash/dump")
+    );
+    assert_no_qemu();
+}
+
 fn run_err(opts: &Options) -> String {
     match run(opts) {
         Ok(run) => panic!("expected a failure, got {:?}", run.report),

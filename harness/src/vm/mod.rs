@@ -83,6 +83,9 @@ pub struct BootRequest {
     pub root: Option<PathBuf>,
     /// Host folders shared read-only: (guest path, host path).
     pub rodirs: Vec<(PathBuf, PathBuf)>,
+    /// A host file ([`crate::shared_log::create`]) the guest gets as shared memory (an
+    /// ivshmem device), where its writes outlive a crash without a 9p round trip.
+    pub shared_log: Option<PathBuf>,
     /// Extra `vng` arguments (debugging).
     pub extra_vng_args: Vec<String>,
 }
@@ -99,6 +102,7 @@ impl BootRequest {
             rwdir,
             root: None,
             rodirs: vec![],
+            shared_log: None,
             extra_vng_args: vec![],
         }
     }
@@ -201,9 +205,28 @@ pub fn vng_args(req: &BootRequest, accel: Accel) -> Vec<String> {
         // vng's TCG default `-cpu max` makes old kernels' userspace much slower
         a.extend(["--disable-kvm".into(), "--qemu-opts=-cpu qemu64".into()]);
     }
+    if let Some(opts) = req.shared_log.as_deref().and_then(crate::shared_log::qemu_opts) {
+        if qemu_has_ivshmem() {
+            a.push(format!("--qemu-opts={opts}"));
+        }
+    }
     a.extend(req.extra_vng_args.iter().cloned());
     a.extend(["--exec".into(), guest_script(&req.command, &req.guest_rwdir())]);
     a
+}
+
+/// Whether the QEMU vng runs knows `-device ivshmem-plain` (asked once per process): a
+/// build without it would not boot with the shared log, whose marks then go to the file.
+fn qemu_has_ivshmem() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        duct::cmd!("qemu-system-x86_64", "-device", "help")
+            .stdin_null()
+            .stderr_to_stdout()
+            .unchecked()
+            .read()
+            .is_ok_and(|out| out.contains("\"ivshmem-plain\""))
+    })
 }
 
 /// Boots `req`, runs its command, and reports. Blocks until the VM is gone.
@@ -374,6 +397,19 @@ mod tests {
             .starts_with("export MAPCONFORM_RWDIR=/mapconform/out;"));
         let k = vng_args(&req, Accel::Kvm);
         assert!(!k.iter().any(|x| x == "--disable-kvm" || x.starts_with("--qemu-opts")));
+        // The shared log: an ivshmem device over the file, where this QEMU has the device.
+        let mut log = req.clone();
+        log.shared_log = Some("/tmp/mapconform-1/6.12/marks.shm".into());
+        let l = vng_args(&log, Accel::Kvm);
+        let opts: Vec<&String> = l.iter().filter(|x| x.starts_with("--qemu-opts=")).collect();
+        match qemu_has_ivshmem() {
+            true => assert!(
+                opts.len() == 1 && opts[0].contains("ivshmem-plain,memdev=mapconform-log"),
+                "{opts:?}"
+            ),
+            false => assert!(opts.is_empty(), "{opts:?}"),
+        }
+        assert_eq!(l.last(), k.last(), "the guest command stays last");
     }
 
     #[test]
