@@ -804,7 +804,7 @@ impl Runner<'_> {
         let vs = h.value_len();
         let value = |r: Result<(), CallError>, v: &[u8]| match r {
             Ok(()) => Ok(Outcome::Value(
-                self.show_value(&def, &v[..self.value_len(&def).min(v.len())]),
+                self.show_value(def, &v[..self.value_len(def).min(v.len())]),
             )),
             Err(e) => refused(e),
         };
@@ -819,11 +819,11 @@ impl Runner<'_> {
                 }
                 Err(outcome) => outcome,
             },
-            Op::Prog { program, call, .. } => self.prog(&def, fd, program, call)?,
+            Op::Prog { program, call, .. } => self.prog(def, fd, program, call)?,
             Op::Info { .. } => mmap::info(h),
             Op::Cgroup { call } => self.cgroup_skb(fd, call)?,
             Op::Mmap { map, call } => self.mmap(*map, h, call),
-            Op::Traffic { packets, .. } => match prog::count_traffic(&map_ref(&def, fd), *packets) {
+            Op::Traffic { packets, .. } => match prog::count_traffic(&map_ref(def, fd), *packets) {
                 Ok(recs) => Outcome::Traffic(XdpCounts {
                     aborted: recs[0].rx_packets,
                     drop: recs[1].rx_packets,
@@ -838,7 +838,7 @@ impl Runner<'_> {
                     Ok(veth) => veth,
                     Err(why) => return Ok(Outcome::NotRun(why)),
                 };
-                let loaded = match prog::redirect::load_redirect(&map_ref(&def, fd), *key) {
+                let loaded = match prog::redirect::load_redirect(&map_ref(def, fd), *key) {
                     Ok(loaded) => loaded,
                     Err(e) => return prog_error(e),
                 };
@@ -861,36 +861,36 @@ impl Runner<'_> {
                 status(pinned)
             }
             Op::Update { key, value, flags, .. } => {
-                let k = self.encode_key(&def, key)?;
-                let v = self.encode_value(&def, value)?;
+                let k = self.encode_key(def, key)?;
+                let v = self.encode_value(def, value)?;
                 called(h.update(Some(&k), &v, *flags))?
             }
             Op::Lookup { key, flags, .. } => {
-                let k = self.encode_key(&def, key)?;
+                let k = self.encode_key(def, key)?;
                 let mut v = vec![0u8; vs];
                 let r = h.lookup(Some(&k), &mut v, *flags);
                 value(r, &v)?
             }
             Op::Delete { key, .. } => {
-                let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
+                let k = key.as_ref().map(|k| self.encode_key(def, k)).transpose()?;
                 called(h.delete(k.as_deref()))?
             }
             Op::GetNextKey { key, .. } => {
-                let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
+                let k = key.as_ref().map(|k| self.encode_key(def, k)).transpose()?;
                 let mut next = vec![0u8; ks.max(1)];
                 match h.get_next_key(k.as_deref(), &mut next) {
-                    Ok(()) => Outcome::Key(self.maps.show_key(&def, &next[..(def.key_size as usize).min(ks)])),
+                    Ok(()) => Outcome::Key(self.maps.show_key(def, &next[..(def.key_size as usize).min(ks)])),
                     Err(e) => refused(e)?,
                 }
             }
             Op::LookupAndDelete { key, flags, .. } => {
-                let k = key.as_ref().map(|k| self.encode_key(&def, k)).transpose()?;
+                let k = key.as_ref().map(|k| self.encode_key(def, k)).transpose()?;
                 let mut v = vec![0u8; vs.max(1)];
                 let r = h.lookup_and_delete(k.as_deref(), &mut v, *flags);
                 value(r, &v)?
             }
             Op::Push { value, flags, .. } => {
-                let v = self.encode_value(&def, value)?;
+                let v = self.encode_value(def, value)?;
                 called(h.update(None, &v, *flags))?
             }
             Op::Pop { .. } => {
@@ -900,7 +900,7 @@ impl Runner<'_> {
             }
             Op::Peek { value: Some(value), .. } => {
                 // Bloom filter: the value to check goes in through the value buffer.
-                let mut v = self.encode_value(&def, value)?;
+                let mut v = self.encode_value(def, value)?;
                 called(h.lookup(None, &mut v, ElemFlags::ANY))?
             }
             Op::Peek { value: None, .. } => {
@@ -908,7 +908,7 @@ impl Runner<'_> {
                 let r = h.lookup(None, &mut v, ElemFlags::ANY);
                 value(r, &v)?
             }
-            Op::Dump { .. } => self.dump(&def, h)?,
+            Op::Dump { .. } => self.dump(def, h)?,
             Op::Close { map } => {
                 self.maps.handles[*map] = None;
                 self.maps.missing[*map] = format!("map {} was closed", def.name);
@@ -919,20 +919,20 @@ impl Runner<'_> {
                 let mut keys = Vec::new();
                 let mut values = Vec::new();
                 for (k, v) in entries {
-                    keys.extend(self.encode_key(&def, k)?);
-                    values.extend(self.encode_value(&def, v)?);
+                    keys.extend(self.encode_key(def, k)?);
+                    values.extend(self.encode_value(def, v)?);
                 }
                 called(h.update_batch(&keys, &values, entries.len() as u32, *flags).1)?
             }
             Op::DeleteBatch { keys, .. } => {
                 let mut buf = Vec::new();
                 for k in keys {
-                    buf.extend(self.encode_key(&def, k)?);
+                    buf.extend(self.encode_key(def, k)?);
                 }
                 called(h.delete_batch(&buf, keys.len() as u32, ElemFlags::ANY).1)?
             }
-            Op::LookupBatch { batch, flags, .. } => self.lookup_batch(&def, h, *batch, false, *flags)?,
-            Op::LookupAndDeleteBatch { batch, flags, .. } => self.lookup_batch(&def, h, *batch, true, *flags)?,
+            Op::LookupBatch { batch, flags, .. } => self.lookup_batch(def, h, *batch, false, *flags)?,
+            Op::LookupAndDeleteBatch { batch, flags, .. } => self.lookup_batch(def, h, *batch, true, *flags)?,
         })
     }
 
