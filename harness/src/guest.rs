@@ -167,7 +167,7 @@ pub enum Mark {
 /// (a crashing kernel loses what sits in its page cache):
 /// - in the memory the host shares with the guest ([`crate::shared_log`]) where the boot
 ///   has it: a store, on the host at once. A mark written to the rwdir is a round trip to
-///   QEMU's 9p server instead, ~1.8 ms under TCG, two a case: ~0.5 s of a 273-case run;
+///   QEMU's 9p server instead, ~1.8 ms under TCG, two a case: ~1 s of a 273-case run;
 /// - else in the progress file. On the rwdir of a guest, a 9p mount without a cache mode,
 ///   every write() already reaches the host: such files are opened `P9L_DIRECT`, "no read
 ///   or write cache" (fs/9p/fid.h `v9fs_fid_add_modes()`), so the marks need no fdatasync

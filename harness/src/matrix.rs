@@ -217,7 +217,7 @@ fn boot_and_collect(
     loop {
         // the marks' shared memory, empty for each boot (without it they go to the file)
         let log = rwdir.join(crate::shared_log::FILE);
-        req.shared_log = crate::shared_log::create(&log).is_ok().then_some(log);
+        req.shared_log = (vm::qemu_has_ivshmem() && crate::shared_log::create(&log).is_ok()).then_some(log);
         let boot = vm::boot(&req, events).map_err(|e| format!("could not boot {id}: {e:#}"))?;
         if let Some(dir) = &timings {
             let name = id.replace('/', "_");

@@ -4,7 +4,7 @@
 //! guest maps through sysfs (`/sys/bus/pci/devices/*/resource2`).
 //!
 //! The guest runner's progress marks go here: a mark written to the 9p rwdir is a round
-//! trip to QEMU's 9p server (~1.8 ms under TCG, once or twice per case), a store to this
+//! trip to QEMU's 9p server (~1.8 ms under TCG, twice per case), a store to this
 //! memory is on the host at once and costs no exit at all.
 //!
 //! Layout: [`MAGIC`] (8 bytes, written by the host), the log's length (u64, little endian,
@@ -90,6 +90,10 @@ impl GuestLog {
         })
     }
 
+    /// Its own mmap, not `bpf::mmap::Mapping`'s: that one reaches its memory only through
+    /// process_vm_writev, and a sysfs BAR mapping is VM_IO | VM_PFNMAP (io_remap_pfn_range),
+    /// which get_user_pages refuses with EFAULT (mm/gup.c `check_vma_flags()`). Plain
+    /// stores are the only way in.
     fn map(resource: &Path) -> Option<GuestLog> {
         use std::os::fd::AsRawFd;
         let file = std::fs::OpenOptions::new().read(true).write(true).open(resource).ok()?;
